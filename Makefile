@@ -1,0 +1,40 @@
+# Tillit: `make demo` runs the pipeline and the broker on SQLite; `make test` runs every check.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME ?= $(CURDIR)/var/dagster
+export TILLIT_DATABASE_URL ?= sqlite:///$(CURDIR)/var/tillit.db
+export TILLIT_LEGACY_DIR ?= $(CURDIR)/var/legacy
+PEOPLE ?= 10000
+
+.PHONY: install demo test lint typecheck ui clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/tillit demo --people $(PEOPLE)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy contracts lineage broker tillit orchestration
+
+test: lint typecheck
+	$(BIN)/pytest
+
+ui: $(STAMP)
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -w workspace.yaml
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

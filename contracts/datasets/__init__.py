@@ -1,0 +1,1 @@
+"""The data contracts of the datasets Tillit curates, one module per source system."""

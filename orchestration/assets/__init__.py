@@ -1,0 +1,1 @@
+"""Dagster assets: legacy extracts, validated datasets and the datasets computed from them."""

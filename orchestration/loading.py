@@ -1,0 +1,175 @@
+"""Write validated datasets into the sharing store: one transaction per dataset, never partial.
+
+Each write replaces the dataset and its quarantine records in a single transaction, so a rerun
+or a run that dies half-way leaves either the previous complete dataset or the new one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from contracts.base import Contract
+from contracts.store import RUN_ID, SOURCE_REF, dataset_loads, quarantine, store_table
+from contracts.validation import ContractValidator, validate_computed
+
+
+@dataclass
+class LoadStats:
+    """What one dataset write did: the figures the reconciliation check holds it to."""
+
+    dataset: str
+    rows_in: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    quarantined_by_check: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def quarantine_rate(self) -> float:
+        """Share of source rows that went to quarantine."""
+        return self.rows_quarantined / self.rows_in if self.rows_in else 0.0
+
+
+def _column_values(series: pd.Series) -> list[Any]:
+    missing = series.isna().to_numpy()
+    if pd.api.types.is_datetime64_any_dtype(series):
+        values = series.dt.date.to_numpy(dtype=object)
+    else:
+        values = series.to_numpy(dtype=object)
+    if missing.any():
+        values[missing] = None
+    return values.tolist()
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dictionaries of plain Python values (dates, ints, None) for executemany."""
+    names = list(frame.columns)
+    columns = [_column_values(frame[name]) for name in names]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def known_keys(engine: Engine, contract: Contract) -> dict[str, set[str]]:
+    """Keys of the parent datasets a contract references, read once before loading."""
+    keys: dict[str, set[str]] = {}
+    with engine.connect() as conn:
+        for ref in contract.references:
+            column = sa.table(ref.dataset, sa.column(ref.key)).c[ref.key]
+            keys[ref.dataset] = set(conn.execute(sa.select(column)).scalars())
+    return keys
+
+
+def _record_load(
+    conn: Connection,
+    stats: LoadStats,
+    contract: Contract,
+    run_id: str,
+    drop_id: str | None,
+    extracted_at: datetime | None,
+) -> None:
+    conn.execute(
+        dataset_loads.insert(),
+        {
+            "dataset": contract.name,
+            "run_id": run_id,
+            "contract_version": contract.version,
+            "rows_in": stats.rows_in,
+            "rows_loaded": stats.rows_loaded,
+            "rows_quarantined": stats.rows_quarantined,
+            "source_drop_id": drop_id,
+            "source_extracted_at": extracted_at,
+            "loaded_at": datetime.now(UTC),
+        },
+    )
+
+
+def _quarantine_rows(
+    records: list[dict[str, Any]], contract: Contract, run_id: str, now: datetime
+) -> list[dict[str, Any]]:
+    common = {
+        "dataset": contract.name,
+        "source_system": contract.source_system,
+        "contract_version": contract.version,
+        "run_id": run_id,
+        "quarantined_at": now,
+    }
+    return [{**record, **common} for record in records]
+
+
+def load_source_dataset(
+    engine: Engine,
+    contract: Contract,
+    chunks: Iterable[pd.DataFrame],
+    *,
+    run_id: str,
+    drop_id: str | None = None,
+    extracted_at: datetime | None = None,
+) -> LoadStats:
+    """Validate chunks of legacy rows and replace the dataset and its quarantine atomically."""
+    validator = ContractValidator(contract, known_keys(engine, contract))
+    table = store_table(contract)
+    stats = LoadStats(contract.name)
+    with engine.begin() as conn:
+        conn.execute(table.delete())
+        conn.execute(quarantine.delete().where(quarantine.c.dataset == contract.name))
+        for chunk in chunks:
+            result = validator.validate(chunk)
+            stats.rows_in += len(chunk)
+            if len(result.valid):
+                conn.execute(table.insert(), frame_records(result.valid.assign(**{RUN_ID: run_id})))
+                stats.rows_loaded += len(result.valid)
+            if result.rejected:
+                now = datetime.now(UTC)
+                conn.execute(
+                    quarantine.insert(), _quarantine_rows(result.rejected, contract, run_id, now)
+                )
+                stats.rows_quarantined += len(result.rejected)
+                stats.quarantined_by_check.update(r["check_name"] for r in result.rejected)
+        _record_load(conn, stats, contract, run_id, drop_id, extracted_at)
+    return stats
+
+
+def replace_computed_dataset(
+    engine: Engine,
+    contract: Contract,
+    frames: pd.DataFrame | Iterable[pd.DataFrame],
+    *,
+    run_id: str,
+    source_ref: str,
+) -> LoadStats:
+    """Replace a dataset Tillit computes from curated data, validating every chunk, atomically.
+
+    A computed row that breaks its contract is a defect in Tillit, not in a source, so it fails
+    the write instead of going to quarantine.
+    """
+    table = store_table(contract)
+    stats = LoadStats(contract.name)
+    chunks = [frames] if isinstance(frames, pd.DataFrame) else frames
+    with engine.begin() as conn:
+        conn.execute(table.delete())
+        for chunk in chunks:
+            rows = validate_computed(contract, chunk).assign(
+                **{SOURCE_REF: source_ref, RUN_ID: run_id}
+            )
+            if len(rows):
+                conn.execute(table.insert(), frame_records(rows))
+            stats.rows_in += len(rows)
+            stats.rows_loaded += len(rows)
+        _record_load(conn, stats, contract, run_id, None, None)
+    return stats
+
+
+def iter_table(
+    engine: Engine, query: sa.Select[Any], chunk_size: int = 50_000
+) -> Iterator[pd.DataFrame]:
+    """Stream a query's rows as DataFrames of at most ``chunk_size`` rows."""
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=chunk_size).execute(query)
+        for partition in result.partitions(chunk_size):
+            yield pd.DataFrame(partition, columns=list(result.keys()))

@@ -1,0 +1,1 @@
+"""Tillit tillit package."""
