@@ -1,7 +1,5 @@
 """When the pipeline runs: every morning, and whenever a new legacy drop arrives."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 

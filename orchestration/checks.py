@@ -1,7 +1,5 @@
 """Blocking asset checks generated from each contract: nothing bad flows downstream."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any

@@ -1,1 +1,1 @@
-"""Tillit tillit package."""
+"""Tillit's command line: one entry point for stewards, operators and the demo."""

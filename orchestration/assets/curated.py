@@ -1,7 +1,5 @@
 """Assets Tillit computes from curated data: households, the cross-sector view, indicators."""
 
-from __future__ import annotations
-
 from collections.abc import Callable, Iterable
 from datetime import date
 

@@ -1,7 +1,5 @@
 """Assets that move each legacy system's extract through its contract into the sharing store."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from contracts.base import Contract

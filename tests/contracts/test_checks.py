@@ -39,7 +39,9 @@ def test_henkilotunnus_missing_is_not_valid() -> None:
 
 
 @given(
-    st.dates(min_value=pd.Timestamp("1900-01-01").date(), max_value=pd.Timestamp("2099-12-31").date()),
+    st.dates(
+        min_value=pd.Timestamp("1900-01-01").date(), max_value=pd.Timestamp("2099-12-31").date()
+    ),
     st.integers(min_value=2, max_value=899),
 )
 def test_every_generated_code_validates_and_a_changed_check_char_fails(day, number) -> None:  # type: ignore[no-untyped-def]
@@ -61,19 +63,30 @@ def _check(contract: str, field: str, values: list[object]) -> list[bool]:
 def test_municipality_codes_reject_merged_municipalities() -> None:
     # 532 was Nastola and 283 Hämeenkoski until they merged into Lahti and Hollola in 2016.
     assert _check("persons", "municipality_code", ["398", "016", "532", "283", "999"]) == [
-        True, True, False, False, False,
+        True,
+        True,
+        False,
+        False,
+        False,
     ]
 
 
 def test_postal_codes_are_five_digits() -> None:
     assert _check("persons", "postal_code", ["15100", "17200", "1510", "15100A", "151000"]) == [
-        True, True, False, False, False,
+        True,
+        True,
+        False,
+        False,
+        False,
     ]
 
 
 def test_mojibake_is_caught_but_real_nordic_letters_pass() -> None:
     assert _check("persons", "last_name", ["Mäkinen", "Åström", "MÃ¤kinen", "HÃ¶glund"]) == [
-        True, True, False, False,
+        True,
+        True,
+        False,
+        False,
     ]
 
 

@@ -32,14 +32,19 @@ GOOD: dict[str, Any] = {
 
 
 def _model(**fields: Any) -> type[pa.DataFrameModel]:
-    annotations = {name: Series[str] for name in fields}
+    annotations = dict.fromkeys(fields, Series[str])
     namespace = {"__annotations__": annotations, "__doc__": "Pupils.", **fields}
     return type("PupilsModel", (pa.DataFrameModel,), namespace)
 
 
 def _pupil_id(**overrides: Any) -> Any:
-    args = {"description": "Identity code", "classification": C.PERSONAL,
-            "identifier": I.DIRECT, "source": "oppilas/hetu", "henkilotunnus": ()}
+    args = {
+        "description": "Identity code",
+        "classification": C.PERSONAL,
+        "identifier": I.DIRECT,
+        "source": "oppilas/hetu",
+        "henkilotunnus": (),
+    }
     return governed(**{**args, **overrides})
 
 
@@ -119,7 +124,10 @@ def test_the_schema_is_created_in_a_real_database(tmp_path: Any) -> None:
     engine = make_engine(f"sqlite:///{tmp_path}/nested/store.db")
     ensure_schema(engine)
     tables = set(sa.inspect(engine).get_table_names())
-    assert {contract.name for contract in all_contracts()} | {"quarantine", "dataset_loads"} <= tables
+    assert {contract.name for contract in all_contracts()} | {
+        "quarantine",
+        "dataset_loads",
+    } <= tables
 
 
 def test_the_catalog_description_carries_governance_per_field() -> None:
@@ -128,9 +136,13 @@ def test_the_catalog_description_carries_governance_per_field() -> None:
     assert entry["legal_basis"] == "social_welfare_act_1301_2014"
     client = next(f for f in entry["fields"] if f["name"] == "client_id")
     assert client == {
-        "name": "client_id", "type": "string", "nullable": False,
-        "description": "Personal identity code of the client", "classification": "sensitive",
-        "identifier": "direct", "source": "perhepalvelut.Henkilötunnus",
+        "name": "client_id",
+        "type": "string",
+        "nullable": False,
+        "description": "Personal identity code of the client",
+        "classification": "sensitive",
+        "identifier": "direct",
+        "source": "perhepalvelut.Henkilötunnus",
         "checks": ["henkilotunnus"],
     }
     assert pd.Series([f["name"] for f in entry["fields"]]).is_unique

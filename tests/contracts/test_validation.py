@@ -13,15 +13,24 @@ from contracts.store import SOURCE_REF
 from contracts.validation import ContractValidator
 
 GOOD_PERSON = {
-    "person_id": "131052-308T", "last_name": "Mäkinen", "first_names": "Aino Helmi",
-    "birth_date": "1952-10-13", "sex": "female", "municipality_code": "398",
-    "street_address": "Hämeenkatu 12 A 3", "postal_code": "15110", "move_in_date": None,
-    "previous_municipality_code": None, "dwelling_id": "1034567890A003",
+    "person_id": "131052-308T",
+    "last_name": "Mäkinen",
+    "first_names": "Aino Helmi",
+    "birth_date": "1952-10-13",
+    "sex": "female",
+    "municipality_code": "398",
+    "street_address": "Hämeenkatu 12 A 3",
+    "postal_code": "15110",
+    "move_in_date": None,
+    "previous_municipality_code": None,
+    "dwelling_id": "1034567890A003",
 }
 
 
 def _people(*changes: dict[str, Any]) -> pd.DataFrame:
-    rows = [{**GOOD_PERSON, **change, SOURCE_REF: f"line {i + 2}"} for i, change in enumerate(changes)]
+    rows = [
+        {**GOOD_PERSON, **change, SOURCE_REF: f"line {i + 2}"} for i, change in enumerate(changes)
+    ]
     return pd.DataFrame(rows, dtype=object)
 
 
@@ -46,11 +55,17 @@ def test_a_clean_row_is_typed_and_derives_its_district() -> None:
         ({"sex": "9"}, "isin", "sex"),
     ],
 )
-def test_each_defect_is_quarantined_with_its_check(change: dict[str, Any], check: str, column: str) -> None:
+def test_each_defect_is_quarantined_with_its_check(
+    change: dict[str, Any], check: str, column: str
+) -> None:
     result = ContractValidator(get_contract("persons")).validate(_people({}, change))
     assert len(result.valid) == 1
     [record] = result.rejected
-    assert (record["source_ref"], record["check_name"], record["column_name"]) == ("line 3", check, column)
+    assert (record["source_ref"], record["check_name"], record["column_name"]) == (
+        "line 3",
+        check,
+        column,
+    )
     assert record["raw_record"]["person_id"] == _people({}, change).iloc[1]["person_id"]
 
 
@@ -64,10 +79,17 @@ def test_duplicates_are_caught_across_chunks_and_the_first_copy_is_kept() -> Non
 
 def test_orphaned_references_are_quarantined() -> None:
     placement = {
-        "placement_id": "77", "child_id": "020216A955U", "unit_code": "PK12",
-        "unit_name": "Päiväkoti Mukkula", "application_date": "2025-01-10",
-        "start_date": "2025-03-01", "end_date": None, "hours_per_week": "35",
-        "monthly_fee_eur": "311.00", "status": "active", SOURCE_REF: "LPS_SIJ.SIJ_ID=77",
+        "placement_id": "77",
+        "child_id": "020216A955U",
+        "unit_code": "PK12",
+        "unit_name": "Päiväkoti Mukkula",
+        "application_date": "2025-01-10",
+        "start_date": "2025-03-01",
+        "end_date": None,
+        "hours_per_week": "35",
+        "monthly_fee_eur": "311.00",
+        "status": "active",
+        SOURCE_REF: "LPS_SIJ.SIJ_ID=77",
     }
     frame = pd.DataFrame([placement, {**placement, "placement_id": "78", SOURCE_REF: "x"}])
     known = ContractValidator(get_contract("ece_placements"), {"persons": {"020216A955U"}})
@@ -77,7 +99,9 @@ def test_orphaned_references_are_quarantined() -> None:
 
 
 def test_every_row_is_either_valid_or_rejected() -> None:
-    frame = _people({}, {"person_id": "bad"}, {"birth_date": "13.10.1952"}, {"person_id": "020216A955U"})
+    frame = _people(
+        {}, {"person_id": "bad"}, {"birth_date": "13.10.1952"}, {"person_id": "020216A955U"}
+    )
     result = ContractValidator(get_contract("persons")).validate(frame)
     assert len(result.valid) + len(result.rejected) == len(frame)
     assert {r["source_ref"] for r in result.rejected} == {"line 3", "line 4"}

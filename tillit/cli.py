@@ -1,0 +1,34 @@
+"""The ``tillit`` command: contracts, legacy data, the pipeline and the demo."""
+
+from __future__ import annotations
+
+import typer
+
+from tillit.contracts_cli import contracts_app
+from tillit.pipeline_cli import demo, pipeline_app
+
+app = typer.Typer(
+    name="tillit",
+    help="Tillit: lawful, accountable data sharing for Nordic public bodies.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(contracts_app, name="contracts")
+app.add_typer(pipeline_app, name="pipeline")
+app.command("demo")(demo)
+
+
+def _add_legacy() -> None:
+    from orchestration.legacy.cli import legacy_app
+
+    app.add_typer(
+        legacy_app, name="legacy", help="Synthetic legacy systems."
+    )
+
+
+_add_legacy()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
