@@ -33,9 +33,7 @@ class ChunkResult:
     rejected: list[dict[str, Any]]
 
 
-def _failures(
-    rows: Any, order: int, check: str, column: str | None, values: Any
-) -> pd.DataFrame:
+def _failures(rows: Any, order: int, check: str, column: str | None, values: Any) -> pd.DataFrame:
     return pd.DataFrame(
         {"row": rows, "order": order, "check": check, "column": column, "value": values}
     )

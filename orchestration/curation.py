@@ -139,7 +139,8 @@ def families_moving_in(engine: Engine, as_of: date) -> pd.DataFrame:
 
 def daycare_demand_by_district(engine: Engine, as_of: date, threshold: int) -> pd.DataFrame:
     """Children aged 1–6, active placements and pending applications per Lahti district."""
-    p, ece = _table("persons").c, _table("ece_placements").c
+    p, placements_table = _table("persons").c, _table("ece_placements")
+    ece = placements_table.c
     young = sa.and_(
         p.municipality_code == LAHTI,
         p.district.is_not(None),
@@ -152,7 +153,7 @@ def daycare_demand_by_district(engine: Engine, as_of: date, threshold: int) -> p
     placed = _read(
         engine,
         sa.select(p.district, ece.child_id, ece.status)
-        .join(ece, ece.child_id == p.person_id)
+        .join(placements_table, ece.child_id == p.person_id)
         .where(
             p.municipality_code == LAHTI,
             p.district.is_not(None),

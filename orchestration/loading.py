@@ -40,9 +40,9 @@ class LoadStats:
 def _column_values(series: pd.Series) -> list[Any]:
     missing = series.isna().to_numpy()
     if pd.api.types.is_datetime64_any_dtype(series):
-        values = series.dt.date.to_numpy(dtype=object)
+        values = series.dt.date.to_numpy(dtype=object, copy=True)
     else:
-        values = series.to_numpy(dtype=object)
+        values = series.to_numpy(dtype=object, copy=True)
     if missing.any():
         values[missing] = None
     return values.tolist()

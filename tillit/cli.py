@@ -21,9 +21,7 @@ app.command("demo")(demo)
 def _add_legacy() -> None:
     from orchestration.legacy.cli import legacy_app
 
-    app.add_typer(
-        legacy_app, name="legacy", help="Synthetic legacy systems."
-    )
+    app.add_typer(legacy_app, name="legacy", help="Synthetic legacy systems.")
 
 
 _add_legacy()

@@ -69,9 +69,10 @@ class EcePlacementsModel(pa.DataFrameModel):
         in_range={"min_value": 0, "max_value": 60},
     )
     monthly_fee_eur: Series[float] = governed(
-        description="Monthly client fee in euros",
+        description="Monthly client fee in euros; empty until the fee is decided",
         classification=C.PERSONAL,
         source="LPS_SIJ.MKS_SNT",
+        nullable=True,
         non_negative=(),
     )
     status: Series[str] = governed(

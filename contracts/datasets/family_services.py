@@ -63,9 +63,10 @@ class FamilyServiceCasesModel(pa.DataFrameModel):
         source="perhepalvelut.Yksikkö",
     )
     support_eur: Series[float] = governed(
-        description="Financial support granted in euros",
+        description="Financial support granted in euros; empty when none was granted",
         classification=C.SENSITIVE,
         source="perhepalvelut.Tuki euroa",
+        nullable=True,
         non_negative=(),
     )
 

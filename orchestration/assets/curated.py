@@ -67,7 +67,7 @@ def computed_asset(name: str) -> dg.AssetsDefinition:
         as_of = legacy.drop_info().as_of
         frames = compute(engine, as_of, contract)
         stats = replace_computed_dataset(
-            engine, contract, frames, run_id=context.run_id, source_ref=f"computed {as_of}"
+            engine, contract, frames, run_id=context.run.run_id, source_ref=f"computed {as_of}"
         )
         return dg.MaterializeResult(metadata=load_metadata(contract, stats))
 

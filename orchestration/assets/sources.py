@@ -80,7 +80,7 @@ def source_dataset_asset(contract: Contract) -> dg.AssetsDefinition:
                 store.engine(),
                 contract,
                 reader(legacy.path, CHUNK_SIZE),
-                run_id=context.run_id,
+                run_id=context.run.run_id,
                 drop_id=drop.drop_id,
                 extracted_at=drop.extracted_at,
             )

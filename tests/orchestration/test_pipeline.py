@@ -69,7 +69,7 @@ def test_rows_in_equal_rows_loaded_plus_rows_quarantined(
     counts = row_counts(url)
     held = quarantine_frame(url)["dataset"].value_counts()
     for system, dataset in SYSTEM_DATASETS.items():
-        assert count_source_rows(legacy_drop, system) == counts[dataset] + held.get(dataset, 0)
+        assert count_source_rows(legacy_drop)[system] == counts[dataset] + held.get(dataset, 0)
 
 
 def test_a_rerun_leaves_identical_row_counts(
@@ -122,4 +122,4 @@ def test_a_failing_blocking_check_stops_downstream_assets(tmp_path: Path) -> Non
 def test_readers_yield_every_source_row_once(legacy_drop: Path) -> None:
     for system in SYSTEM_DATASETS:
         refs = pd.concat(chunk["_source_ref"] for chunk in READERS[system](legacy_drop, 500))
-        assert refs.is_unique and len(refs) == count_source_rows(legacy_drop, system)
+        assert refs.is_unique and len(refs) == count_source_rows(legacy_drop)[system]
