@@ -8,9 +8,12 @@ until no line has exactly one suppressed member.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import pandas as pd
 
 TOTAL = "Total"
+Cell = tuple[Hashable, Hashable]
 
 
 def with_totals(table: pd.DataFrame, *, row_totals: bool, column_totals: bool) -> pd.DataFrame:
@@ -23,9 +26,9 @@ def with_totals(table: pd.DataFrame, *, row_totals: bool, column_totals: bool) -
     return full
 
 
-def _lines(full: pd.DataFrame, row_totals: bool, column_totals: bool) -> list[list[tuple]]:
+def _lines(full: pd.DataFrame, row_totals: bool, column_totals: bool) -> list[list[Cell]]:
     """Every equation 'members sum to the total' the published table exposes, as cell lists."""
-    lines: list[list[tuple]] = []
+    lines: list[list[Cell]] = []
     if row_totals:
         lines += [[(r, c) for c in full.columns] for r in full.index]
     if column_totals:
@@ -33,7 +36,7 @@ def _lines(full: pd.DataFrame, row_totals: bool, column_totals: bool) -> list[li
     return lines
 
 
-def _protect(line: list[tuple], full: pd.DataFrame, mask: pd.DataFrame) -> bool:
+def _protect(line: list[Cell], full: pd.DataFrame, mask: pd.DataFrame) -> bool:
     """Suppress a second member of a line that has exactly one suppressed member."""
     hidden = [cell for cell in line if mask.at[cell]]
     if len(hidden) != 1:

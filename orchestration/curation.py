@@ -93,7 +93,7 @@ def families_moving_in(engine: Engine, as_of: date) -> pd.DataFrame:
         p.dwelling_id.in_(families)
     )
     member_ids = sa.select(p.person_id).where(p.dwelling_id.in_(families))
-    base = _read(engine, sa.select(h).where(h.household_id.in_(families)))
+    base = _read(engine, sa.select(_table("households")).where(h.household_id.in_(families)))
     members = _read(engine, members_q).rename(columns={"dwelling_id": "household_id"})
     placements = _read(
         engine, sa.select(ece.child_id, ece.status).where(ece.child_id.in_(member_ids))
@@ -201,7 +201,7 @@ def new_resident_families_by_month(engine: Engine, as_of: date, threshold: int) 
     )
     published = suppress(table, threshold)
     published.index.name = "month"
-    long = published.stack(future_stack=True).rename("families").reset_index()
+    long = published.stack(future_stack=True).reset_index()
     long.columns = ["month", "district", "families"]
     long["families"] = long["families"].astype("Int64")
     return long

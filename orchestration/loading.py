@@ -45,7 +45,7 @@ def _column_values(series: pd.Series) -> list[Any]:
         values = series.to_numpy(dtype=object, copy=True)
     if missing.any():
         values[missing] = None
-    return values.tolist()
+    return list(values.tolist())
 
 
 def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -62,7 +62,7 @@ def computed_asset(name: str) -> dg.AssetsDefinition:
     )
     def _compute(
         context: dg.AssetExecutionContext, store: StoreResource, legacy: LegacyDropResource
-    ) -> dg.MaterializeResult:
+    ) -> dg.MaterializeResult[None]:
         engine = store.engine()
         as_of = legacy.drop_info().as_of
         frames = compute(engine, as_of, contract)

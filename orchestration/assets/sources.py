@@ -73,7 +73,7 @@ def source_dataset_asset(contract: Contract) -> dg.AssetsDefinition:
     )
     def _load(
         context: dg.AssetExecutionContext, store: StoreResource, legacy: LegacyDropResource
-    ) -> dg.MaterializeResult:
+    ) -> dg.MaterializeResult[None]:
         drop = legacy.drop_info()
         try:
             stats = load_source_dataset(
