@@ -24,6 +24,7 @@ def run_pipeline(
     instance: dg.DagsterInstance | None = None,
     selection: str | list[str] | None = None,
     raise_on_error: bool = False,
+    log_level: str = "DEBUG",
 ) -> dg.ExecuteInProcessResult:
     """Materialize the pipeline (or a selection of it) against a store and a legacy drop."""
     return dg.materialize(
@@ -35,4 +36,5 @@ def run_pipeline(
         instance=instance,
         selection=selection,
         raise_on_error=raise_on_error,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )

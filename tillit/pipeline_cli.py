@@ -60,10 +60,12 @@ def run_and_report(database_url: str, legacy_dir: Path) -> bool:
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
     with console.status("Running the pipeline: legacy extracts → contracts → sharing store"):
-        result = run_pipeline(database_url, str(legacy_dir), instance=instance)
+        result = run_pipeline(database_url, str(legacy_dir), instance=instance, log_level="WARNING")
     _summary(database_url, result.run_id)
     failed = [event.step_key for event in result.get_step_failure_events()]
-    checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    evaluations = result.get_asset_check_evaluations()
+    checks = [e for e in evaluations if not e.passed]
+    console.print(f"{len(evaluations) - len(checks)} of {len(evaluations)} asset checks passed.")
     for evaluation in checks:
         console.print(
             f"[red]check failed:[/red] {evaluation.asset_key.to_user_string()} "

@@ -97,4 +97,5 @@ ECE_PLACEMENTS = define_contract(
     retention="P6Y",
     primary_key=("placement_id",),
     references=(Reference("child_id", "persons", "person_id"),),
+    quarantine_limit=0.08,
 )

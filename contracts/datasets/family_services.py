@@ -85,5 +85,6 @@ FAMILY_SERVICE_CASES = define_contract(
     retention="P12Y",
     primary_key=("case_id",),
     references=(Reference("client_id", "persons", "person_id"),),
-    quarantine_limit=0.05,
+    # A small, hand-kept case register: a few typos are a large share of it.
+    quarantine_limit=0.10,
 )

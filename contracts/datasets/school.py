@@ -81,4 +81,5 @@ SCHOOL_ENROLMENTS = define_contract(
     retention="P10Y",
     primary_key=("enrolment_id",),
     references=(Reference("pupil_id", "persons", "person_id"),),
+    quarantine_limit=0.08,
 )
