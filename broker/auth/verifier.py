@@ -1,0 +1,193 @@
+"""RFC 8725 / RFC 9068 access-token verification with PyJWT; every failure has a stable code."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+
+from broker.auth.clock import Clock
+from broker.auth.jwks import JwksProvider
+from broker.auth.principal import Principal
+from broker.auth.replay import ReplayCache
+from broker.config.models import BrokerConfig, Partner
+from broker.config.settings import BrokerSettings
+from broker.errors import AuthenticationError
+
+logger = logging.getLogger(__name__)
+
+MAX_TOKEN_CHARS = 16 * 1024
+MAX_JTI_CHARS = 256
+ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+# Headers that point at, or carry, keys chosen by the token's author; never honoured.
+FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit"})
+REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "sub", "jti", "client_id"]
+# The key type (and curve) each algorithm may be verified with; binds a JWK to one algorithm.
+KEY_TYPES: Mapping[str, tuple[str, frozenset[str] | None]] = {
+    **dict.fromkeys(("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"), ("RSA", None)),
+    "ES256": ("EC", frozenset({"P-256"})),
+    "ES384": ("EC", frozenset({"P-384"})),
+    "ES512": ("EC", frozenset({"P-521"})),
+    "EdDSA": ("OKP", frozenset({"Ed25519", "Ed448"})),
+}
+_CLAIM_ERRORS: Mapping[type[jwt.PyJWTError], str] = {
+    jwt.MissingRequiredClaimError: "missing_claim",
+    jwt.InvalidAudienceError: "wrong_audience",
+    jwt.InvalidIssuerError: "unknown_issuer",
+    jwt.InvalidAlgorithmError: "algorithm_not_allowed",
+    jwt.InvalidKeyError: "unknown_key",
+}
+
+
+def _reject(code: str, why: str) -> AuthenticationError:
+    # The caller only ever learns the code; the specifics go to the service log.
+    logger.info("access token rejected (%s): %s", code, why)
+    return AuthenticationError(code)
+
+
+def _bind_key(jwk: Mapping[str, Any], alg: str) -> jwt.PyJWK:
+    """Build the verification key for exactly this algorithm, or refuse the pairing."""
+    kty, curves = KEY_TYPES[alg]
+    if jwk.get("kty") != kty or (curves is not None and jwk.get("crv") not in curves):
+        raise _reject("algorithm_not_allowed", f"key type does not fit {alg}")
+    if "alg" in jwk and jwk["alg"] != alg:
+        raise _reject("algorithm_not_allowed", f"key is bound to {jwk['alg']}, token uses {alg}")
+    try:
+        return jwt.PyJWK(dict(jwk), algorithm=alg)
+    except jwt.PyJWTError as exc:
+        raise _reject("unknown_key", f"unusable key: {exc}") from None
+
+
+def _numeric(claims: Mapping[str, Any], name: str) -> float:
+    value = claims.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _reject("invalid_token", f"{name} is not a number")
+    return float(value)
+
+
+class TokenVerifier:
+    """Turns a bearer token into a Principal, or raises AuthenticationError with a stable code."""
+
+    def __init__(
+        self,
+        config: BrokerConfig,
+        settings: BrokerSettings,
+        jwks: JwksProvider,
+        replay_cache: ReplayCache,
+        clock: Clock,
+    ) -> None:
+        self._config = config
+        self._audience = settings.audience
+        self._leeway = settings.token_leeway_seconds
+        self._max_lifetime = settings.max_token_lifetime_seconds
+        self._jwks = jwks
+        self._replay = replay_cache
+        self._clock = clock
+
+    def verify(self, token: str) -> Principal:
+        """Verify signature, header and claims, then spend the token's jti (once per issuer)."""
+        if not token or len(token) > MAX_TOKEN_CHARS:
+            raise _reject("invalid_token", "empty or oversized token")
+        alg, kid = self._check_header(token)
+        partner = self._partner_for(token)
+        if alg not in partner.algorithms:
+            raise _reject("algorithm_not_allowed", f"{alg} not allowed for {partner.id}")
+        key = _bind_key(self._jwks.key(partner, kid), alg)
+        claims = self._decode(token, key, alg, partner)
+        return self._accept(claims, partner)
+
+    def _check_header(self, token: str) -> tuple[str, str]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise _reject("invalid_token", f"unreadable header: {exc}") from None
+        present = sorted(FORBIDDEN_HEADERS & header.keys())
+        if present:
+            raise _reject("header_not_allowed", f"header carries {', '.join(present)}")
+        typ = header.get("typ")
+        if not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES:
+            raise _reject("wrong_token_type", f"typ {typ!r}")
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in KEY_TYPES:
+            raise _reject("algorithm_not_allowed", f"alg {alg!r}")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise _reject("unknown_key", "no kid")
+        return alg, kid
+
+    def _partner_for(self, token: str) -> Partner:
+        # The unverified issuer only selects whose keys to try; the signature and the exact
+        # `iss` comparison in _decode decide whether the token is trusted.
+        try:
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError as exc:
+            raise _reject("invalid_token", f"unreadable payload: {exc}") from None
+        issuer = unverified.get("iss")
+        partner = self._config.partner_by_issuer(issuer) if isinstance(issuer, str) else None
+        if partner is None:
+            raise _reject("unknown_issuer", f"iss {issuer!r}")
+        return partner
+
+    def _decode(self, token: str, key: jwt.PyJWK, alg: str, partner: Partner) -> dict[str, Any]:
+        try:
+            return jwt.decode(
+                token,
+                key=key,
+                algorithms=[alg],
+                audience=self._audience,
+                issuer=partner.issuer,
+                # PyJWT reads the wall clock itself, so time claims are checked in _accept
+                # against the injected clock instead.
+                options={
+                    "require": REQUIRED_CLAIMS,
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "enforce_minimum_key_length": True,
+                },
+            )
+        except jwt.PyJWTError as exc:
+            code = next(
+                (c for kind, c in _CLAIM_ERRORS.items() if isinstance(exc, kind)), "invalid_token"
+            )
+            raise _reject(code, f"{type(exc).__name__}: {exc}") from None
+
+    def _check_times(self, claims: Mapping[str, Any]) -> float:
+        now = self._clock()
+        exp, iat = _numeric(claims, "exp"), _numeric(claims, "iat")
+        if exp <= now - self._leeway:
+            raise _reject("token_expired", "exp passed")
+        if iat > now + self._leeway:
+            raise _reject("token_not_yet_valid", "iat in the future")
+        if "nbf" in claims and _numeric(claims, "nbf") > now + self._leeway:
+            raise _reject("token_not_yet_valid", "nbf in the future")
+        if exp <= iat:
+            raise _reject("invalid_token", "exp not after iat")
+        if exp - iat > self._max_lifetime:
+            raise _reject("token_lifetime_too_long", f"lifetime {exp - iat:.0f}s")
+        return exp
+
+    def _accept(self, claims: Mapping[str, Any], partner: Partner) -> Principal:
+        exp = self._check_times(claims)
+        subject, jti, client_id = claims["sub"], claims["jti"], claims["client_id"]
+        for name, value in (("sub", subject), ("jti", jti), ("client_id", client_id)):
+            if not isinstance(value, str) or not value:
+                raise _reject("invalid_token", f"{name} is not a non-empty string")
+        if len(jti) > MAX_JTI_CHARS:
+            raise _reject("invalid_token", "jti too long")
+        # Spent only now, after the signature verified: forged tokens cannot burn real jtis.
+        if not self._replay.add(partner.issuer, jti, exp + self._leeway):
+            raise _reject("token_replayed", f"jti {jti!r} of {partner.id} seen before")
+        return Principal(
+            partner_id=partner.id,
+            kind=partner.kind,
+            roles=partner.roles,
+            subject=subject,
+            issuer=partner.issuer,
+            jti=jti,
+            client_id=client_id,
+            expires_at=datetime.fromtimestamp(exp, tz=UTC),
+        )

@@ -1,0 +1,1 @@
+"""Tests of the broker's pure core: configuration, policy engine and token verification."""
