@@ -99,6 +99,18 @@ class PolicyDenied(Forbidden):
         super().__init__(detail)
 
 
+class InvalidRequest(TillitError):
+    """The request is well-formed JSON but cannot be served as asked (422)."""
+
+    status = 422
+    code = "invalid_request"
+    title = "Invalid request"
+
+    def __init__(self, detail: str, code: str = "invalid_request") -> None:
+        super().__init__(detail)
+        self.code = code
+
+
 class NotFound(TillitError):
     """The resource does not exist, or exists for someone else (404)."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from tillit.broker_cli import broker_app, dev_token
 from tillit.contracts_cli import contracts_app
 from tillit.pipeline_cli import demo, pipeline_app
 
@@ -16,15 +17,19 @@ app = typer.Typer(
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(pipeline_app, name="pipeline")
 app.command("demo")(demo)
+app.add_typer(broker_app, name="broker")
+app.command("dev-token")(dev_token)
 
 
-def _add_legacy() -> None:
+def _add_subcommands() -> None:
+    from broker.audit.cli import audit_app
     from orchestration.legacy.cli import legacy_app
 
     app.add_typer(legacy_app, name="legacy", help="Synthetic legacy systems.")
+    app.add_typer(audit_app, name="audit", help="Verify the audit log.")
 
 
-_add_legacy()
+_add_subcommands()
 
 
 def main() -> None:

@@ -91,10 +91,17 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 7,
     database_url: DatabaseUrl = "sqlite:///var/tillit.db",
     legacy_dir: LegacyDir = Path("var/legacy"),
+    serve: Annotated[bool, typer.Option(help="Start the broker on 127.0.0.1:8000 after.")] = True,
 ) -> None:
-    """Generate the legacy systems, run the whole pipeline and show what landed."""
+    """Generate the legacy systems, run the pipeline, show what landed, then serve the broker."""
     from orchestration.legacy.cli import generate_with_progress
+    from tillit.demo import show_example_requests, start_broker
 
     generate_with_progress(legacy_dir, people=people, seed=seed, defect_rate=0.02)
     if not run_and_report(database_url, legacy_dir):
         raise typer.Exit(code=1)
+    os.environ.setdefault("TILLIT_DEMO_MODE", "true")
+    os.environ["TILLIT_DATABASE_URL"] = database_url
+    show_example_requests(console)
+    if serve:
+        start_broker(console)

@@ -1,0 +1,1 @@
+"""The HTTP layer of the broker: routes, problem documents and resource limits."""

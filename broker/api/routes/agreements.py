@@ -1,0 +1,23 @@
+"""The caller's own data-sharing agreements (and never anyone else's)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from broker.api.problems import problem_responses
+from broker.deps import CurrentPrincipal, Runtime
+
+router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
+
+
+@router.get("", summary="List your agreements", responses=problem_responses(401))
+def list_agreements(principal: CurrentPrincipal, runtime: Runtime) -> list[dict[str, Any]]:
+    """The agreements that name you as the partner, with whether each is in force today."""
+    today = runtime.now().date()
+    return [
+        {**agreement.model_dump(mode="json"), "in_force": agreement.in_force(today)}
+        for agreement in runtime.config.agreements
+        if agreement.partner == principal.partner_id
+    ]

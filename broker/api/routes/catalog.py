@@ -1,0 +1,54 @@
+"""The catalog: datasets from their contracts, and what the caller's agreements allow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from broker.api.problems import problem_responses
+from broker.auth.principal import Principal
+from broker.deps import CurrentPrincipal, Runtime
+from broker.errors import NotFound
+from broker.runtime import BrokerRuntime
+from contracts.catalog import describe
+
+router = APIRouter(prefix="/v1/catalog", tags=["catalog"])
+
+
+def _allowed(runtime: BrokerRuntime, principal: Principal, dataset: str) -> list[dict[str, Any]]:
+    today = runtime.now().date()
+    return [
+        {
+            "agreement_id": agreement.id,
+            "agreement_version": agreement.version,
+            "purposes": list(agreement.purposes),
+            "legal_basis": agreement.legal_basis,
+            "fields": list(agreement.fields),
+            "aggregate_only": agreement.aggregate_only,
+            "in_force": agreement.in_force(today),
+        }
+        for agreement in runtime.config.agreements
+        if agreement.partner == principal.partner_id and agreement.dataset == dataset
+    ]
+
+
+def _entry(runtime: BrokerRuntime, principal: Principal, name: str) -> dict[str, Any]:
+    return {
+        **describe(runtime.contracts[name]),
+        "your_agreements": _allowed(runtime, principal, name),
+    }
+
+
+@router.get("", summary="List datasets", responses=problem_responses(401))
+def list_datasets(principal: CurrentPrincipal, runtime: Runtime) -> list[dict[str, Any]]:
+    """Every dataset with its fields and classifications, and what your agreements allow."""
+    return [_entry(runtime, principal, name) for name in runtime.contracts]
+
+
+@router.get("/{dataset}", summary="Describe a dataset", responses=problem_responses(401, 404))
+def read_dataset(dataset: str, principal: CurrentPrincipal, runtime: Runtime) -> dict[str, Any]:
+    """One dataset's contract and what your agreements allow."""
+    if dataset not in runtime.contracts:
+        raise NotFound("no such dataset")
+    return _entry(runtime, principal, dataset)

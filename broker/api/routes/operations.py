@@ -1,0 +1,56 @@
+"""Operators' endpoints and health probes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from broker.api.problems import problem_responses
+from broker.audit import verify_chain
+from broker.deps import Operator, Runtime
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get(
+    "/v1/audit/verify", summary="Verify the audit chain", responses=problem_responses(401, 403)
+)
+def verify_audit(principal: Operator, runtime: Runtime) -> dict[str, Any]:
+    """Chain length, head hash and the first broken record, if any (operator role only)."""
+    public_key = runtime.secrets.checkpoint_key.public_key()
+    with runtime.engine.connect() as conn:
+        report = verify_chain(conn, public_key)
+    return {
+        "length": report.length,
+        "head_hash": report.head_hash,
+        "first_broken_seq": report.first_broken_seq,
+        "problem": report.problem,
+        "checkpoints_checked": report.checkpoints_checked,
+        "ok": report.first_broken_seq is None and report.problem is None,
+    }
+
+
+@router.get("/healthz", summary="Liveness")
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness", responses={503: {"description": "Not ready"}})
+def readyz(runtime: Runtime) -> JSONResponse:
+    """Ready when the database answers, the audit log is writable and configuration is loaded."""
+    checks = {"configuration": bool(runtime.config.partners)}
+    try:
+        with runtime.engine.begin() as conn:
+            conn.execute(sa.text("SELECT 1"))
+            checks["database"] = True
+            conn.execute(sa.text("SELECT count(*) FROM audit_log WHERE 1 = 0"))
+            checks["audit_writable"] = True
+    except sa.exc.SQLAlchemyError:
+        checks.setdefault("database", False)
+        checks.setdefault("audit_writable", False)
+    ready = all(checks.values())
+    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)

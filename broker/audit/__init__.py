@@ -1,0 +1,52 @@
+"""Append-only, hash-chained, tamper-evident audit log of every share decision.
+
+Importing this package registers its tables on ``contracts.store.metadata``, so
+``contracts.store.ensure_schema`` creates them.
+"""
+
+from broker.audit.chain import AUDIT_LOCK_KEY, append, audit_transaction, chain_head
+from broker.audit.checkpoints import (
+    Checkpoint,
+    CheckpointSigner,
+    generate_signing_key,
+    load_signing_key,
+    load_verify_key,
+    maybe_checkpoint,
+    public_key_pem,
+    write_checkpoint,
+)
+from broker.audit.records import (
+    GENESIS_HASH,
+    AuditEntry,
+    AuditRecord,
+    record_hash,
+    request_digest,
+    subject_kind_for,
+)
+from broker.audit.tables import audit_checkpoints, audit_log
+from broker.audit.verify import VerifyReport, verify_chain
+
+__all__ = [
+    "AUDIT_LOCK_KEY",
+    "GENESIS_HASH",
+    "AuditEntry",
+    "AuditRecord",
+    "Checkpoint",
+    "CheckpointSigner",
+    "VerifyReport",
+    "append",
+    "audit_checkpoints",
+    "audit_log",
+    "audit_transaction",
+    "chain_head",
+    "generate_signing_key",
+    "load_signing_key",
+    "load_verify_key",
+    "maybe_checkpoint",
+    "public_key_pem",
+    "record_hash",
+    "request_digest",
+    "subject_kind_for",
+    "verify_chain",
+    "write_checkpoint",
+]

@@ -1,0 +1,64 @@
+"""The broker's FastAPI application: ``create_app(settings)``; ``broker.main:app`` for uvicorn."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI
+
+from broker.api.limits import BodySizeLimitMiddleware, RateLimiter
+from broker.api.problems import install_problem_handlers
+from broker.api.routes import agreements, catalog, operations, shares, subjects
+from broker.config.settings import BrokerSettings
+from broker.runtime import BrokerRuntime, build_runtime
+from broker.sharing.service import ShareService
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Tillit releases data held by Lahti and its partners only for a named purpose on a named legal
+basis, to an authenticated partner, under a data-sharing agreement — minimised, pseudonymised
+or aggregated as the agreement says — and writes a tamper-evident audit record before any
+data leaves. Every request needs a fresh RFC 9068 access token (`typ: at+jwt`) signed with the
+partner's key; each token authorises exactly one request. Errors are RFC 7807 problem
+documents with a machine-readable `code`.
+"""
+
+
+def create_app(
+    settings: BrokerSettings | None = None, *, runtime: BrokerRuntime | None = None
+) -> FastAPI:
+    """Build the broker; invalid configuration raises before the app exists (fail closed)."""
+    settings = settings or BrokerSettings()
+    runtime = runtime or build_runtime(settings)
+    app = FastAPI(
+        title="Tillit sharing broker",
+        version="1.0.0",
+        description=DESCRIPTION,
+        openapi_tags=[
+            {"name": "shares", "description": "Purpose-bound data shares and their receipts"},
+            {"name": "catalog", "description": "Datasets, their contracts and your permissions"},
+            {"name": "agreements", "description": "Your data-sharing agreements"},
+            {"name": "citizens", "description": "What was shared about me"},
+            {"name": "operations", "description": "Audit verification and health"},
+        ],
+    )
+    app.state.runtime = runtime
+    app.state.share_service = ShareService(runtime)
+    app.state.rate_limiter = RateLimiter(
+        rate_per_minute=settings.rate_limit_per_minute, clock=runtime.clock
+    )
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    for module in (shares, catalog, agreements, subjects, operations):
+        app.include_router(module.router)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    # `uvicorn broker.main:app` builds the app on first access, so importing this module (in
+    # tests, or for create_app) never loads configuration as a side effect.
+    if name == "app":
+        return create_app()
+    raise AttributeError(name)

@@ -1,0 +1,1 @@
+"""Purpose-bound sharing: decide, audit, then release exactly what the permit allows."""

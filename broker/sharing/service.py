@@ -1,0 +1,495 @@
+"""The share flow: decide, read, transform, audit (committed), and only then release."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from broker.audit import (
+    AuditEntry,
+    AuditRecord,
+    CheckpointSigner,
+    append,
+    audit_transaction,
+    maybe_checkpoint,
+    request_digest,
+    subject_kind_for,
+)
+from broker.auth.principal import Principal
+from broker.errors import Conflict, PolicyDenied, ServiceUnavailable
+from broker.policy.engine import evaluate
+from broker.policy.model import Decision, Obligations, ShareRequest
+from broker.privacy import (
+    Pseudonymiser,
+    aggregate_counts,
+    apply_transforms,
+    derive_partner_key,
+    k_anonymity_warnings,
+)
+from broker.runtime import BrokerRuntime
+from broker.sharing.cursor import CursorCodec
+from broker.sharing.models import ShareReceipt, ShareRequestBody
+from broker.store import rows as store_rows
+from broker.store.subjects import SubjectKeys, subject_index_key
+from broker.store.tables import disclosures, share_receipts, subject_restrictions
+from contracts.base import Contract
+
+MAX_PAGE = 10_000
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SharePage:
+    """A permitted share's receipt and the rows of its page."""
+
+    receipt: ShareReceipt
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+    replayed: bool = False
+
+
+def share_digest(body: ShareRequestBody, extra: Mapping[str, Any]) -> str:
+    """Digest of the canonical request, as stored in the audit log and used for idempotency."""
+    return request_digest({"body": body.model_dump(mode="json"), **extra})
+
+
+class ShareService:
+    """Serves share requests for one broker runtime."""
+
+    def __init__(self, runtime: BrokerRuntime) -> None:
+        self.runtime = runtime
+        self._subjects = SubjectKeys(subject_index_key(runtime.secrets.pseudonym_key))
+        self._cursors = CursorCodec(runtime.secrets.pseudonym_key)
+        self._signer = CheckpointSigner(runtime.secrets.checkpoint_key)
+
+    def _append(self, conn: Connection, entry: AuditEntry) -> AuditRecord:
+        """Append to the chain and sign a checkpoint of the head every hundred records."""
+        now = self.runtime.now()
+        record = append(conn, entry, now)
+        maybe_checkpoint(conn, self._signer, now)
+        return record
+
+    @contextmanager
+    def _audited(self) -> Iterator[Connection]:
+        """The chain-locked audit transaction; any database failure becomes a 503."""
+        try:
+            with audit_transaction(self.runtime.engine) as conn:
+                yield conn
+        except SQLAlchemyError as error:
+            logger.error("audit log not writable, nothing released: %s", error)
+            raise ServiceUnavailable(
+                "the audit log cannot be written; nothing was released"
+            ) from error
+
+    # -- deciding -------------------------------------------------------------------------
+
+    def _restricted_subjects(self) -> frozenset[str]:
+        with self.runtime.engine.connect() as conn:
+            keys = conn.execute(sa.select(subject_restrictions.c.subject_key)).scalars()
+            return frozenset(keys)
+
+    def decide(self, principal: Principal, body: ShareRequestBody) -> Decision:
+        """The policy decision for a request (pure engine, current Helsinki time)."""
+        request = ShareRequest(
+            partner=principal.partner_id,
+            dataset=body.dataset,
+            purpose=body.purpose,
+            legal_basis=body.legal_basis,
+            fields=tuple(body.fields) if body.fields is not None else None,
+            filters=dict(body.filters or {}),
+        )
+        cfg = self.runtime.config
+        return evaluate(
+            request,
+            self.runtime.index,
+            cfg.purposes,
+            self.runtime.datasets,
+            self.runtime.now(),
+            restrictions=self._restricted_subjects(),
+        )
+
+    def _entry(
+        self,
+        principal: Principal,
+        body: ShareRequestBody,
+        decision: Decision,
+        digest: str,
+        *,
+        share_id: str | None = None,
+        fields: list[str] | None = None,
+        row_count: int = 0,
+    ) -> AuditEntry:
+        agreement = decision.agreement
+        dataset = self.runtime.datasets.get(body.dataset)
+        return AuditEntry(
+            share_id=share_id,
+            partner=principal.partner_id,
+            issuer=principal.issuer,
+            jti=principal.jti,
+            subject_kind=subject_kind_for(principal.kind),
+            dataset=body.dataset,
+            purpose=body.purpose,
+            legal_basis=body.legal_basis,
+            decision="permit" if decision.allowed else "deny",
+            reasons=[reason.code for reason in decision.reasons],
+            agreement_id=agreement.id if agreement else None,
+            agreement_version=agreement.version if agreement else None,
+            contract_version=dataset.version if dataset else None,
+            fields_released=fields or [],
+            row_count=row_count,
+            request_digest=digest,
+        )
+
+    def deny(
+        self, principal: Principal, body: ShareRequestBody, decision: Decision, digest: str
+    ) -> PolicyDenied:
+        """Record a denial in the audit log and return the error to raise."""
+        with self._audited() as conn:
+            self._append(conn, self._entry(principal, body, decision, digest))
+        reason = decision.reasons[0]
+        return PolicyDenied(reason.code, reason.detail)
+
+    # -- idempotency ----------------------------------------------------------------------
+
+    def replay(self, principal: Principal, key: str, digest: str) -> ShareReceipt | None:
+        """The receipt of an earlier request with the same key; 409 if its body differed."""
+        with self.runtime.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(share_receipts.c.receipt, share_receipts.c.request_digest).where(
+                    share_receipts.c.partner == principal.partner_id,
+                    share_receipts.c.idempotency_key == key,
+                )
+            ).first()
+        if row is None:
+            return None
+        if row.request_digest != digest:
+            raise Conflict("this Idempotency-Key was used with a different request")
+        return ShareReceipt.model_validate(row.receipt)
+
+    # -- releasing ------------------------------------------------------------------------
+
+    def _criteria(
+        self, contract: Contract, obligations: Obligations, body: ShareRequestBody
+    ) -> list[Any]:
+        return store_rows.conditions(contract, obligations.row_scope) + store_rows.conditions(
+            contract, dict(body.filters or {})
+        )
+
+    def _subject_keys(self, contract: Contract, frame: pd.DataFrame) -> list[str | None]:
+        field = store_rows.subject_field(contract)
+        if field is None or field not in frame.columns:
+            return [None] * len(frame)
+        return self._subjects.keys(frame[field].where(frame[field].notna(), None).tolist())
+
+    def release_frame(
+        self,
+        principal: Principal,
+        body: ShareRequestBody,
+        obligations: Obligations,
+        frame: pd.DataFrame,
+    ) -> tuple[pd.DataFrame, list[str | None]]:
+        """Drop objecting subjects' rows, then transform: the rows exactly as they will leave."""
+        contract = self.runtime.contracts[body.dataset]
+        keys = self._subject_keys(contract, frame)
+        if obligations.exclude_objecting_subjects and obligations.excluded_subjects:
+            keep = [key not in obligations.excluded_subjects for key in keys]
+            frame = frame[keep].reset_index(drop=True)
+            keys = [key for key, kept in zip(keys, keep, strict=True) if kept]
+        pseudonymiser = Pseudonymiser(
+            derive_partner_key(
+                self.runtime.secrets.pseudonym_key, principal.partner_id, body.purpose
+            )
+        )
+        released = apply_transforms(
+            frame[list(obligations.fields_released)],
+            obligations.transforms,
+            pseudonymiser=pseudonymiser,
+            as_of=self.runtime.now().date(),
+        )
+        if obligations.aggregate_only:
+            dims = list(released.columns)
+            return aggregate_counts(released, dims, obligations.min_cell_size), []
+        return released, keys
+
+    def _receipt(
+        self,
+        share_id: str,
+        body: ShareRequestBody,
+        decision: Decision,
+        frame: pd.DataFrame,
+        audit_seq: int,
+        row_count: int,
+    ) -> ShareReceipt:
+        obligations = decision.obligations
+        assert obligations is not None and decision.agreement is not None  # noqa: S101
+        dataset = self.runtime.datasets[body.dataset]
+        quasi = [name for name in dataset.quasi_identifiers() if name in frame.columns]
+        warnings = [] if obligations.aggregate_only else k_anonymity_warnings(frame, quasi)
+        return ShareReceipt(
+            share_id=share_id,
+            dataset=body.dataset,
+            contract_version=dataset.version,
+            agreement_id=decision.agreement.id,
+            agreement_version=decision.agreement.version,
+            purpose=body.purpose,
+            legal_basis=body.legal_basis,
+            fields=list(frame.columns),
+            withheld_fields=[{"field": w.field, "reason": w.reason} for w in obligations.withheld],  # type: ignore[misc]
+            transforms=dict(obligations.transforms),
+            aggregate=obligations.aggregate_only,
+            row_count=row_count,
+            warnings=warnings,
+            audit_seq=audit_seq,
+            created_at=self.runtime.now(),
+        )
+
+    def _record_permit(
+        self,
+        conn: Connection,
+        principal: Principal,
+        body: ShareRequestBody,
+        decision: Decision,
+        digest: str,
+        frame: pd.DataFrame,
+        idempotency_key: str | None,
+        row_count: int | None = None,
+    ) -> ShareReceipt:
+        share_id = str(uuid.uuid4())
+        count = len(frame) if row_count is None else row_count
+        entry = self._entry(
+            principal,
+            body,
+            decision,
+            digest,
+            share_id=share_id,
+            fields=list(frame.columns),
+            row_count=count,
+        )
+        record = self._append(conn, entry)
+        receipt = self._receipt(share_id, body, decision, frame, record.seq, count)
+        conn.execute(
+            share_receipts.insert(),
+            {
+                "share_id": share_id,
+                "partner": principal.partner_id,
+                "dataset": body.dataset,
+                "purpose": body.purpose,
+                "legal_basis": body.legal_basis,
+                "agreement_id": receipt.agreement_id,
+                "agreement_version": receipt.agreement_version,
+                "contract_version": receipt.contract_version,
+                "receipt": receipt.model_dump(mode="json"),
+                "request_digest": digest,
+                "idempotency_key": idempotency_key,
+                "audit_seq": record.seq,
+                "created_at": receipt.created_at,
+            },
+        )
+        return receipt
+
+    def _record_disclosures(
+        self,
+        conn: Connection,
+        principal: Principal,
+        receipt: ShareReceipt,
+        keys: list[str | None],
+        hidden_days: int,
+    ) -> None:
+        subjects = sorted({key for key in keys if key is not None})
+        if not subjects:
+            return
+        now = receipt.created_at
+        common = {
+            "share_id": receipt.share_id,
+            "partner": principal.partner_id,
+            "dataset": receipt.dataset,
+            "purpose": receipt.purpose,
+            "legal_basis": receipt.legal_basis,
+            "agreement_id": receipt.agreement_id,
+            "disclosed_at": now,
+            "visible_from": now + timedelta(days=hidden_days),
+        }
+        conn.execute(disclosures.insert(), [{"subject_key": key, **common} for key in subjects])
+
+    def share_page(
+        self,
+        principal: Principal,
+        body: ShareRequestBody,
+        *,
+        limit: int,
+        cursor: str | None,
+        idempotency_key: str | None,
+    ) -> SharePage:
+        """Serve one JSON page of a share, audited before it is returned."""
+        digest = share_digest(body, {"limit": limit, "cursor": cursor})
+        if idempotency_key is not None:
+            earlier = self.replay(principal, idempotency_key, digest)
+            if earlier is not None:
+                return SharePage(earlier, [], None, replayed=True)
+        decision = self.decide(principal, body)
+        if not decision.allowed:
+            raise self.deny(principal, body, decision, digest)
+        obligations = decision.obligations
+        assert obligations is not None  # noqa: S101
+        contract = self.runtime.contracts[body.dataset]
+        criteria = self._criteria(contract, obligations, body)
+        page_limit = min(limit, obligations.max_rows or limit)
+        after = None
+        if cursor is not None:
+            after = self._cursors.decode(cursor, principal.partner_id, body.dataset)
+        frame, next_key = self._read_page(contract, obligations, criteria, after, page_limit)
+        released, keys = self.release_frame(principal, body, obligations, frame)
+        with self._audited() as conn:
+            receipt = self._record_permit(
+                conn, principal, body, decision, digest, released, idempotency_key
+            )
+            self._record_disclosures(conn, principal, receipt, keys, obligations.hidden_until_days)
+        next_cursor = None
+        if next_key is not None:
+            next_cursor = self._cursors.encode(principal.partner_id, body.dataset, next_key)
+        return SharePage(receipt, store_rows.json_rows(released), next_cursor)
+
+    def _read_page(
+        self,
+        contract: Contract,
+        obligations: Obligations,
+        criteria: list[Any],
+        after: list[Any] | None,
+        limit: int,
+    ) -> tuple[pd.DataFrame, list[Any] | None]:
+        if obligations.aggregate_only:
+            columns = list(obligations.fields_released)
+            query = store_rows.select_rows(contract, columns, criteria)
+            with self.runtime.engine.connect() as conn:
+                result = conn.execute(query)
+                return store_rows.frame_from(result, result.fetchall(), contract), None
+        columns = store_rows.columns_needed(contract, obligations.fields_released)
+        query = store_rows.select_rows(contract, columns, criteria, after=after, limit=limit + 1)
+        with self.runtime.engine.connect() as conn:
+            result = conn.execute(query)
+            frame = store_rows.frame_from(result, result.fetchall(), contract)
+        if len(frame) <= limit:
+            return frame, None
+        frame = frame.iloc[:limit]
+        return frame, [str(frame.iloc[-1][name]) for name in contract.primary_key]
+
+    def _count_released(
+        self, conn: Connection, contract: Contract, obligations: Obligations, criteria: list[Any]
+    ) -> int:
+        total = store_rows.count_rows(conn, contract, criteria)
+        field = store_rows.subject_field(contract)
+        if not (obligations.exclude_objecting_subjects and obligations.excluded_subjects and field):
+            return total
+        # Objections are keyed by HMAC, so excluded rows are counted by hashing the subjects.
+        query = store_rows.select_rows(contract, [field], criteria)
+        excluded = 0
+        for frame in store_rows.iter_frames(conn, contract, query, 50_000):
+            keys = self._subject_keys(contract, frame)
+            excluded += sum(key in obligations.excluded_subjects for key in keys)
+        return total - excluded
+
+    def stream(
+        self,
+        principal: Principal,
+        body: ShareRequestBody,
+        *,
+        fmt: str,
+        idempotency_key: str | None,
+        chunk_size: int = 5_000,
+    ) -> tuple[ShareReceipt, Iterator[pd.DataFrame], bool]:
+        """Audit a whole share, then yield its rows in chunks, recording disclosures first."""
+        digest = share_digest(body, {"format": fmt})
+        if idempotency_key is not None:
+            earlier = self.replay(principal, idempotency_key, digest)
+            if earlier is not None:
+                return earlier, iter(()), True
+        decision = self.decide(principal, body)
+        if not decision.allowed:
+            raise self.deny(principal, body, decision, digest)
+        obligations = decision.obligations
+        assert obligations is not None  # noqa: S101
+        contract = self.runtime.contracts[body.dataset]
+        criteria = self._criteria(contract, obligations, body)
+        if obligations.aggregate_only:
+            frame, _ = self._read_page(contract, obligations, criteria, None, 0)
+            released, _keys = self.release_frame(principal, body, obligations, frame)
+            with self._audited() as conn:
+                receipt = self._record_permit(
+                    conn, principal, body, decision, digest, released, idempotency_key
+                )
+            return receipt, iter([released]), False
+        reader = self.runtime.engine.connect()
+        try:
+            reader.begin()
+            total = self._count_released(reader, contract, obligations, criteria)
+            if obligations.max_rows is not None and total > obligations.max_rows:
+                raise self.deny(
+                    principal, body, _too_many(decision, total, obligations.max_rows), digest
+                )
+            empty = self.release_frame(
+                principal, body, obligations, _empty_frame(contract, obligations)
+            )[0]
+            with self._audited() as conn:
+                receipt = self._record_permit(
+                    conn, principal, body, decision, digest, empty, idempotency_key, total
+                )
+        except BaseException:
+            reader.close()
+            raise
+        columns = store_rows.columns_needed(contract, obligations.fields_released)
+        query = store_rows.select_rows(contract, columns, criteria)
+        return (
+            receipt,
+            self._chunks(reader, principal, body, obligations, query, receipt, chunk_size),
+            False,
+        )
+
+    def _chunks(
+        self,
+        reader: Connection,
+        principal: Principal,
+        body: ShareRequestBody,
+        obligations: Obligations,
+        query: sa.Select[Any],
+        receipt: ShareReceipt,
+        chunk_size: int,
+    ) -> Iterator[pd.DataFrame]:
+        contract = self.runtime.contracts[body.dataset]
+        try:
+            for frame in store_rows.iter_frames(reader, contract, query, chunk_size):
+                released, keys = self.release_frame(principal, body, obligations, frame)
+                with self.runtime.engine.begin() as conn:
+                    self._record_disclosures(
+                        conn, principal, receipt, keys, obligations.hidden_until_days
+                    )
+                yield released
+        finally:
+            reader.close()
+
+
+def _too_many(decision: Decision, total: int, limit: int) -> Decision:
+    from broker.policy.model import Reason, deny
+
+    detail = f"the share would release {total} rows; the agreement allows {limit}"
+    return replace(
+        deny(Reason("row_limit_exceeded", detail)), matched_agreements=decision.matched_agreements
+    )
+
+
+def _empty_frame(contract: Contract, obligations: Obligations) -> pd.DataFrame:
+    columns = store_rows.columns_needed(contract, obligations.fields_released)
+    frame = pd.DataFrame({name: pd.Series([], dtype="object") for name in columns})
+    for name in columns:
+        if contract.field(name).dtype == "date":
+            frame[name] = pd.to_datetime(frame[name])
+    return frame

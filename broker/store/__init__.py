@@ -1,0 +1,1 @@
+"""The broker's own tables and its read access to the sharing store."""

@@ -1,0 +1,55 @@
+"""Tables the broker owns: share receipts, the citizens' disclosure index and objections."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from contracts.store import metadata
+
+share_receipts = sa.Table(
+    "share_receipts",
+    metadata,
+    sa.Column("share_id", sa.Text, primary_key=True),
+    sa.Column("partner", sa.Text, nullable=False),
+    sa.Column("dataset", sa.Text, nullable=False),
+    sa.Column("purpose", sa.Text, nullable=False),
+    sa.Column("legal_basis", sa.Text, nullable=False),
+    sa.Column("agreement_id", sa.Text, nullable=False),
+    sa.Column("agreement_version", sa.Text, nullable=False),
+    sa.Column("contract_version", sa.Text, nullable=False),
+    sa.Column("receipt", sa.JSON, nullable=False),
+    sa.Column("request_digest", sa.Text, nullable=False),
+    sa.Column("idempotency_key", sa.Text),
+    sa.Column("audit_seq", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("partner", "idempotency_key", name="uq_share_receipts_idempotency"),
+    sa.Index("ix_share_receipts_partner", "partner", "created_at"),
+    comment="One receipt per permitted share: what was released, to whom, under what.",
+)
+
+disclosures = sa.Table(
+    "disclosures",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("subject_key", sa.Text, nullable=False),
+    sa.Column("share_id", sa.Text, nullable=False),
+    sa.Column("partner", sa.Text, nullable=False),
+    sa.Column("dataset", sa.Text, nullable=False),
+    sa.Column("purpose", sa.Text, nullable=False),
+    sa.Column("legal_basis", sa.Text, nullable=False),
+    sa.Column("agreement_id", sa.Text, nullable=False),
+    sa.Column("disclosed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("visible_from", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_disclosures_subject", "subject_key", "visible_from"),
+    comment="Who received data about whom, keyed by an HMAC of the identity code, never the code.",
+)
+
+subject_restrictions = sa.Table(
+    "subject_restrictions",
+    metadata,
+    sa.Column("subject_key", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("note", sa.Text),
+    comment="Citizens' objections (GDPR Art. 21) and restrictions (Art. 18) of processing.",
+)

@@ -1,0 +1,1 @@
+"""Tests of the broker's HTTP layer: problem documents and resource limits."""

@@ -1,0 +1,206 @@
+"""Sharing end to end: permits release only what the agreement allows, after the audit record."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi.testclient import TestClient
+
+from tests.broker.app.conftest import Minter
+from tests.broker.app.helpers import ECE_REQUEST, audit_rows
+
+AGREED_FIELDS = {
+    "person_id",
+    "last_name",
+    "first_names",
+    "birth_date",
+    "street_address",
+    "postal_code",
+    "district",
+    "municipality_code",
+    "move_in_date",
+}
+
+
+def test_a_permitted_share_releases_the_agreed_fields_and_is_audited_first(
+    client: TestClient, auth: Minter, store_url: str
+) -> None:
+    response = client.post("/v1/shares", json=ECE_REQUEST, headers=auth("lahti-education"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["agreement_id"] == "lahti-education-ece-placement"
+    assert set(body["fields"]) == AGREED_FIELDS
+    assert body["rows"] and all(set(row) == AGREED_FIELDS for row in body["rows"])
+    assert all(row["municipality_code"] == "398" for row in body["rows"])  # the row scope
+    [record] = audit_rows(store_url)
+    assert (record.decision, record.share_id, record.partner) == (
+        "permit",
+        body["share_id"],
+        "lahti-education",
+    )
+    assert record.row_count == body["row_count"] == len(body["rows"])
+    assert response.headers["X-Tillit-Share-Id"] == body["share_id"]
+
+
+def test_requested_fields_outside_the_agreement_are_withheld_with_a_reason(
+    client: TestClient, auth: Minter
+) -> None:
+    request = {**ECE_REQUEST, "fields": ["first_names", "dwelling_id", "sex"]}
+    response = client.post("/v1/shares", json=request, headers=auth("lahti-education"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["fields"] == ["first_names"]
+    assert {w["field"]: w["reason"] for w in body["withheld_fields"]} == {
+        "dwelling_id": "field_not_in_agreement",
+        "sex": "field_not_in_agreement",
+    }
+
+
+def test_no_permitted_field_left_is_a_denial(client: TestClient, auth: Minter) -> None:
+    request = {**ECE_REQUEST, "fields": ["dwelling_id"]}
+    response = client.post("/v1/shares", json=request, headers=auth("lahti-education"))
+    assert response.status_code == 403
+    assert response.json()["code"] == "fields_not_permitted"
+
+
+def test_denials_are_problem_documents_with_reason_codes_and_are_audited(
+    client: TestClient, auth: Minter, store_url: str
+) -> None:
+    expired = {
+        "dataset": "ece_placements",
+        "purpose": "ece_placement",
+        "legal_basis": "ece_act_540_2018",
+    }
+    cases = [
+        ("asikkala", expired, "agreement_not_in_force"),
+        ("kela", ECE_REQUEST, "no_agreement"),
+        (
+            "lahti-education",
+            {**ECE_REQUEST, "legal_basis": "basic_education_act_628_1998"},
+            "legal_basis_mismatch",
+        ),
+    ]
+    for partner, request, code in cases:
+        response = client.post("/v1/shares", json=request, headers=auth(partner))
+        assert response.status_code == 403, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        problem = response.json()
+        assert problem["code"] == code and problem["status"] == 403
+    records = audit_rows(store_url)
+    assert [r.decision for r in records] == ["deny"] * len(cases)
+    assert [
+        json.loads(r.reasons)[0] if isinstance(r.reasons, str) else r.reasons[0] for r in records
+    ] == [code for _, _, code in cases]
+
+
+def test_each_token_authorises_one_request(
+    client: TestClient, auth: Minter, store_url: str
+) -> None:
+    headers = auth("lahti-education")
+    assert client.post("/v1/shares", json=ECE_REQUEST, headers=headers).status_code == 200
+    again = client.post("/v1/shares", json=ECE_REQUEST, headers=headers)
+    assert again.status_code == 401
+    assert again.json()["code"] == "token_replayed"
+    assert "Bearer" in again.headers["WWW-Authenticate"]
+    assert len(audit_rows(store_url)) == 1
+
+
+def test_a_request_without_a_token_is_401(client: TestClient) -> None:
+    response = client.post("/v1/shares", json=ECE_REQUEST)
+    assert response.status_code == 401
+    assert response.json()["code"] == "missing_token"
+
+
+def test_malformed_requests_are_422_problems(client: TestClient, auth: Minter) -> None:
+    extra = client.post(
+        "/v1/shares", json={**ECE_REQUEST, "why": "x"}, headers=auth("lahti-education")
+    )
+    assert extra.status_code == 422 and extra.json()["code"] == "invalid_request"
+    big = client.post("/v1/shares?limit=10001", json=ECE_REQUEST, headers=auth("lahti-education"))
+    assert big.status_code == 422
+
+
+def test_pages_follow_an_opaque_cursor_without_overlap(client: TestClient, auth: Minter) -> None:
+    first = client.post(
+        "/v1/shares?limit=25", json=ECE_REQUEST, headers=auth("lahti-education")
+    ).json()
+    cursor = first["next_cursor"]
+    assert cursor and "-" not in cursor[:3] and first["rows"][-1]["person_id"] not in cursor
+    second = client.post(
+        "/v1/shares",
+        params={"limit": 25, "cursor": cursor},
+        json=ECE_REQUEST,
+        headers=auth("lahti-education"),
+    ).json()
+    ids = [row["person_id"] for row in first["rows"] + second["rows"]]
+    assert len(ids) == 50 == len(set(ids)) and ids == sorted(ids)
+    forged = client.post(
+        "/v1/shares",
+        params={"cursor": cursor[:-4] + "AAAA"},
+        json=ECE_REQUEST,
+        headers=auth("lahti-education"),
+    )
+    assert forged.status_code == 422 and forged.json()["code"] == "invalid_cursor"
+    stolen = client.post(
+        "/v1/shares",
+        params={"cursor": cursor},
+        json={
+            "dataset": "persons",
+            "purpose": "school_enrolment",
+            "legal_basis": "basic_education_act_628_1998",
+        },
+        headers=auth("asikkala"),
+    )
+    assert stolen.status_code == 422
+
+
+def test_ndjson_and_csv_stream_the_whole_share_with_the_receipt_in_headers(
+    client: TestClient, auth: Minter, store_url: str
+) -> None:
+    ndjson = client.post(
+        "/v1/shares",
+        json=ECE_REQUEST,
+        headers={**auth("lahti-education"), "Accept": "application/x-ndjson"},
+    )
+    assert ndjson.status_code == 200, ndjson.text
+    lines = [json.loads(line) for line in ndjson.text.splitlines() if line]
+    assert len(lines) == int(ndjson.headers["X-Tillit-Row-Count"]) > 1000
+    assert set(lines[0]) == AGREED_FIELDS
+    csv = client.post(
+        "/v1/shares", json=ECE_REQUEST, headers={**auth("lahti-education"), "Accept": "text/csv"}
+    )
+    assert csv.status_code == 200
+    assert len(csv.text.strip().splitlines()) == len(lines) + 1
+    records = audit_rows(store_url)
+    assert [r.row_count for r in records] == [len(lines), len(lines)]
+
+
+def test_an_idempotency_key_replays_the_receipt_without_a_second_release(
+    client: TestClient, auth: Minter, store_url: str
+) -> None:
+    key = {"Idempotency-Key": "8d0c2a3e-retry-1"}
+    first = client.post("/v1/shares", json=ECE_REQUEST, headers={**auth("lahti-education"), **key})
+    again = client.post("/v1/shares", json=ECE_REQUEST, headers={**auth("lahti-education"), **key})
+    assert first.status_code == again.status_code == 200
+    assert again.json()["share_id"] == first.json()["share_id"]
+    assert again.json()["rows"] == [] and again.headers["Idempotent-Replayed"] == "true"
+    other = client.post(
+        "/v1/shares",
+        json={**ECE_REQUEST, "fields": ["first_names"]},
+        headers={**auth("lahti-education"), **key},
+    )
+    assert other.status_code == 409
+    assert len(audit_rows(store_url)) == 1
+
+
+def test_receipts_are_visible_only_to_the_partner_that_made_the_share(
+    client: TestClient, auth: Minter
+) -> None:
+    share = client.post("/v1/shares", json=ECE_REQUEST, headers=auth("lahti-education")).json()
+    mine = client.get(f"/v1/shares/{share['share_id']}", headers=auth("lahti-education"))
+    assert mine.status_code == 200 and mine.json()["share_id"] == share["share_id"]
+    assert "rows" not in mine.json()
+    theirs = client.get(f"/v1/shares/{share['share_id']}", headers=auth("kela"))
+    assert theirs.status_code == 404 and theirs.json()["code"] == "not_found"
+    unknown = client.get("/v1/shares/00000000-0000-0000-0000-000000000000", headers=auth("kela"))
+    assert unknown.json() == {**theirs.json(), "instance": unknown.json().get("instance")}

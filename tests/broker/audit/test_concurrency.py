@@ -1,0 +1,77 @@
+"""Concurrent writers, as threads or as separate processes, append to one unforked chain."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections import Counter
+
+import pytest
+import sqlalchemy as sa
+
+from broker.audit import audit_log, verify_chain
+from contracts.store import ensure_schema, make_engine
+from tests.broker.audit.workers import append_records
+
+PER_WRITER = 60
+WRITERS = ("lahti-education", "phhyky-family-services")
+
+
+def assert_one_complete_chain(url: str) -> None:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        report = verify_chain(conn)
+        jtis = conn.execute(sa.select(audit_log.c.jti)).scalars().all()
+        seqs = conn.execute(sa.select(audit_log.c.seq).order_by(audit_log.c.seq)).scalars().all()
+    engine.dispose()
+    total = PER_WRITER * len(WRITERS)
+    assert report.ok, report.problem
+    assert report.length == total
+    assert seqs == list(range(1, total + 1))
+    expected = {f"{writer}-{index}" for writer in WRITERS for index in range(PER_WRITER)}
+    assert Counter(jtis) == Counter(expected), "every record is present exactly once"
+
+
+def run_in_processes(url: str) -> None:
+    context = multiprocessing.get_context("spawn")
+    start_together = context.Barrier(len(WRITERS))
+    workers = [
+        context.Process(target=append_records, args=(url, writer, PER_WRITER, start_together))
+        for writer in WRITERS
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert [worker.exitcode for worker in workers] == [0] * len(WRITERS)
+
+
+def test_two_threads_append_to_one_chain(sqlite_url: str) -> None:
+    start_together = threading.Barrier(len(WRITERS))
+    threads = [
+        threading.Thread(
+            target=append_records, args=(sqlite_url, writer, PER_WRITER, start_together)
+        )
+        for writer in WRITERS
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert_one_complete_chain(sqlite_url)
+
+
+def test_two_processes_append_to_one_sqlite_chain(sqlite_url: str) -> None:
+    run_in_processes(sqlite_url)
+    assert_one_complete_chain(sqlite_url)
+
+
+@pytest.mark.postgres
+def test_two_processes_append_to_one_postgresql_chain(postgres_url: str) -> None:
+    import broker.audit  # noqa: F401  (registers the audit tables before ensure_schema)
+
+    engine = make_engine(postgres_url)
+    ensure_schema(engine)
+    engine.dispose()
+    run_in_processes(postgres_url)
+    assert_one_complete_chain(postgres_url)
