@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.utils import is_body_allowed_for_status_code
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 
 from broker.errors import (
@@ -128,6 +129,9 @@ def http_error_problem(status: int, detail: Any, instance: str | None = None) ->
     return problem_document(status, code, phrase, text, instance)
 
 
+DATABASE_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError)
+
+
 def _problem_response(request: Request, exc: Exception) -> Response:
     instance = request.url.path
     if isinstance(exc, TillitError) and exc.status != 500:
@@ -141,6 +145,13 @@ def _problem_response(request: Request, exc: Exception) -> Response:
             return Response(status_code=exc.status_code, headers=exc.headers)
         problem = http_error_problem(exc.status_code, exc.detail, instance)
         return ProblemResponse(problem, status_code=exc.status_code, headers=exc.headers)
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        # The store or audit database went away: fail closed and say so, nothing was released.
+        logger.error("database unavailable on %s %s: %s", request.method, instance, exc)
+        error = ServiceUnavailable("the database is unavailable; nothing was released")
+        return ProblemResponse(
+            error.to_problem(instance), status_code=503, headers={"Retry-After": "5"}
+        )
     # A 500 is a bug by definition; its message may name files, keys or data, so it stays in
     # the log and the caller gets the generic document.
     logger.error(
@@ -156,7 +167,13 @@ async def problem_handler(request: Request, exc: Exception) -> Response:
 
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error answer of `app` an `application/problem+json` document."""
-    for exc_class in (TillitError, RequestValidationError, HTTPException, Exception):
+    for exc_class in (
+        TillitError,
+        RequestValidationError,
+        HTTPException,
+        *DATABASE_UNAVAILABLE,
+        Exception,
+    ):
         # Starlette runs the `Exception` handler in its outermost middleware, so it also
         # catches what escapes other middleware; it re-raises afterwards for the server's log.
         app.add_exception_handler(exc_class, problem_handler)

@@ -203,7 +203,8 @@ class ShareService:
         keys = self._subject_keys(contract, frame)
         if obligations.exclude_objecting_subjects and obligations.excluded_subjects:
             keep = [key not in obligations.excluded_subjects for key in keys]
-            frame = frame[keep].reset_index(drop=True)
+            frame = frame.loc[pd.Series(keep, index=frame.index, dtype=bool)]
+            frame = frame.reset_index(drop=True)
             keys = [key for key, kept in zip(keys, keep, strict=True) if kept]
         pseudonymiser = Pseudonymiser(
             derive_partner_key(

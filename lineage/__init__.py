@@ -1,0 +1,1 @@
+"""Tillit lineage package."""
