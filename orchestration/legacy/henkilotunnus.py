@@ -5,13 +5,15 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-CHECK_CHARACTERS = "0123456789ABCDEFHJKLMNPRSTUVWXY"
+from contracts.checks import HETU_CHECK_CHARS as CHECK_CHARACTERS
+from contracts.checks import henkilotunnus_check_char
+
 _SLOTS = 449  # individual numbers 002..899 give 449 per sex; 449 is prime
 
 
 def check_character(ddmmyy: str, individual: str) -> str:
     """Return the check character for the date part DDMMYY and individual number ZZZ."""
-    return CHECK_CHARACTERS[int(ddmmyy + individual) % 31]
+    return henkilotunnus_check_char(ddmmyy + individual)
 
 
 def format_henkilotunnus(birth_date: date, individual: int, century_sign: str) -> str:

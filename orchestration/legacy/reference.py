@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-# Statistics Finland codes that are valid in Tillit's contracts (code -> name).
-MUNICIPALITIES: dict[str, str] = {
-    "016": "Asikkala", "081": "Hartola", "091": "Helsinki", "098": "Hollola", "111": "Heinola",
-    "142": "Iitti", "316": "Kärkölä", "398": "Lahti", "560": "Orimattila", "576": "Padasjoki",
-    "781": "Sysmä", "049": "Espoo", "092": "Vantaa", "837": "Tampere", "853": "Turku",
-    "564": "Oulu", "179": "Jyväskylä", "286": "Kouvola", "109": "Hämeenlinna", "505": "Mäntsälä",
-    "297": "Kuopio", "638": "Porvoo", "245": "Kerava", "186": "Järvenpää", "106": "Hyvinkää",
-    "694": "Riihimäki", "444": "Lohja", "609": "Pori", "167": "Joensuu", "405": "Lappeenranta",
-    "285": "Kotka", "491": "Mikkeli", "905": "Vaasa", "743": "Seinäjoki", "698": "Rovaniemi",
-    "211": "Kangasala", "536": "Nokia", "734": "Salo",
-}  # fmt: skip
+from contracts import reference as contract_codes
+
+# The municipalities Tillit's contracts know (code -> name), from the contracts' code list.
+MUNICIPALITIES: dict[str, str] = contract_codes.municipalities()
+LAHTI = contract_codes.LAHTI
 VALID_MUNICIPALITY_CODES = frozenset(MUNICIPALITIES)
-LAHTI = "398"
 # Codes that real extracts still carry: merged municipalities (Nastola, Hämeenkoski) and 999.
 RETIRED_MUNICIPALITY_CODES = ("532", "283", "999")
 
