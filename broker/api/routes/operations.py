@@ -43,8 +43,11 @@ def healthz() -> dict[str, str]:
 def readyz(runtime: Runtime) -> JSONResponse:
     """Ready when the database answers, the audit chain lock can be taken (the log is writable)
     and configuration is loaded."""
-    checks = {"configuration": bool(runtime.config.partners), "database": False,
-              "audit_writable": False}
+    checks = {
+        "configuration": bool(runtime.config.partners),
+        "database": False,
+        "audit_writable": False,
+    }
     try:
         with runtime.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
