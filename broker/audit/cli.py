@@ -26,6 +26,7 @@ PublicKeyPath = Annotated[
     Path | None,
     typer.Option(
         "--checkpoint-public-key",
+        envvar="TILLIT_CHECKPOINT_KEY_FILE",
         exists=True,
         dir_okay=False,
         readable=True,

@@ -124,3 +124,24 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["ready"] is True
+
+
+def test_the_openapi_document_describes_every_endpoint_and_its_problems(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    paths = document["paths"]
+    for path in (
+        "/v1/shares",
+        "/v1/shares/{share_id}",
+        "/v1/catalog",
+        "/v1/agreements",
+        "/v1/subjects/me/disclosures",
+        "/v1/audit/verify",
+        "/healthz",
+        "/readyz",
+    ):
+        assert path in paths
+    responses = paths["/v1/shares"]["post"]["responses"]
+    assert {"200", "401", "403", "409", "413", "422", "429", "503"} <= set(responses)
+    examples = responses["403"]["content"]["application/problem+json"]["examples"]
+    codes = {example["value"]["code"] for example in examples.values()}
+    assert {"no_agreement", "purpose_not_permitted", "agreement_not_in_force"} <= codes
