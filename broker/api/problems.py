@@ -35,7 +35,12 @@ logger = logging.getLogger(__name__)
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 INTERNAL_ERROR_DETAIL = "The broker could not complete the request; the error has been logged."
 INVALID_REQUEST_DETAIL = "The request does not match the API; see errors."
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+_HTTP_CODES = {
+    400: "malformed_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+}
 
 
 class ProblemResponse(JSONResponse):

@@ -36,7 +36,7 @@ class ShareRequestBody(BaseModel):
     fields: list[FieldName] | None = Field(
         default=None, max_length=64, description="Fields wanted; all permitted fields if omitted"
     )
-    filters: dict[FieldName, FilterValue] | None = Field(
+    filters: dict[str, FilterValue] | None = Field(
         default=None, max_length=16, description="Equality filters on released fields"
     )
 
