@@ -54,7 +54,6 @@ def test_the_broker_keeps_its_openapi_promises(
     assert len(operations) >= 8
     calls: list[int] = []
     for operation in operations:
-        partner, subject = _caller(operation.path)
 
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(
@@ -64,6 +63,7 @@ def test_the_broker_keeps_its_openapi_promises(
             suppress_health_check=list(HealthCheck),
         )
         def exercise(case: Any) -> None:
+            partner, subject = _caller(case.operation.path)
             headers = {**(case.headers or {}), **auth(partner, subject)}
             response = case.call_and_validate(headers=headers, checks=CHECKS)
             calls.append(response.status_code)
