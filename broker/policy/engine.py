@@ -130,7 +130,17 @@ def _release(
     return released, withheld, transforms
 
 
-def _filters_allowed(request: ShareRequest, transforms: Mapping[str, str]) -> Reason | None:
+def _filters_allowed(
+    request: ShareRequest, transforms: Mapping[str, str], aggregate_only: bool
+) -> Reason | None:
+    if aggregate_only and request.filters:
+        # Two aggregate queries whose filters differ by one person reveal that person by
+        # subtraction (a differencing attack), so aggregates are only ever computed over the
+        # agreement's whole scope; partners choose dimensions, never sub-populations.
+        return Reason(
+            FILTER_NOT_PERMITTED,
+            "aggregate-only agreements release counts over their whole scope; filters are refused",
+        )
     # Filtering on a withheld or transformed field would let a partner probe values it may not
     # see (e.g. "is this identity code in the set?"), so filters use only fields released as is.
     hidden = [name for name in request.filters if transforms.get(name) != "keep"]
@@ -185,7 +195,7 @@ def _permit(
                 f"agreement {agreement.id} releases none of the requested fields",
             )
         )
-    filter_denial = _filters_allowed(request, transforms)
+    filter_denial = _filters_allowed(request, transforms, agreement.aggregate_only)
     if filter_denial is not None:
         return deny(filter_denial)
     excluded = frozenset(restrictions) if not purpose.mandatory else frozenset()

@@ -145,3 +145,23 @@ def test_the_openapi_document_describes_every_endpoint_and_its_problems(client: 
     examples = responses["403"]["content"]["application/problem+json"]["examples"]
     codes = {example["value"]["code"] for example in examples.values()}
     assert {"no_agreement", "purpose_not_permitted", "agreement_not_in_force"} <= codes
+
+
+def test_aggregates_refuse_filters_so_differencing_cannot_isolate_a_person(
+    client: TestClient, auth: Minter
+) -> None:
+    request = {
+        "dataset": "households",
+        "purpose": "official_statistics",
+        "legal_basis": "statistics_act_280_2004",
+        "fields": ["district"],
+    }
+    whole = client.post("/v1/shares", json=request, headers=auth("statistics-finland"))
+    assert whole.status_code == 200
+    narrowed = client.post(
+        "/v1/shares",
+        json={**request, "filters": {"district": "Keskusta"}},
+        headers=auth("statistics-finland"),
+    )
+    assert narrowed.status_code == 403
+    assert narrowed.json()["code"] == "filter_not_permitted"
