@@ -6,6 +6,7 @@ import typer
 
 from tillit.broker_cli import broker_app, dev_token
 from tillit.contracts_cli import contracts_app
+from tillit.governance_cli import agreements_app, policy_app
 from tillit.pipeline_cli import demo, pipeline_app
 
 app = typer.Typer(
@@ -19,6 +20,8 @@ app.add_typer(pipeline_app, name="pipeline")
 app.command("demo")(demo)
 app.add_typer(broker_app, name="broker")
 app.command("dev-token")(dev_token)
+app.add_typer(agreements_app, name="agreements")
+app.add_typer(policy_app, name="policy")
 
 
 def _add_subcommands() -> None:

@@ -6,9 +6,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from contracts.errors import ContractError
-from contracts.registry import all_contracts, get_contract
-
 contracts_app = typer.Typer(help="Inspect the data contracts.", no_args_is_help=True)
 console = Console()
 
@@ -16,6 +13,8 @@ console = Console()
 @contracts_app.command("list")
 def list_contracts() -> None:
     """List every contract with its version, owner, classification and legal basis."""
+    from contracts.registry import all_contracts
+
     table = Table(title="Data contracts")
     for column in ("name", "version", "owner", "source system", "classification", "legal basis"):
         table.add_column(column)
@@ -34,6 +33,9 @@ def list_contracts() -> None:
 @contracts_app.command("show")
 def show_contract(name: str) -> None:
     """Show one contract's governance and its fields."""
+    from contracts.errors import ContractError
+    from contracts.registry import get_contract
+
     try:
         contract = get_contract(name)
     except ContractError as error:
@@ -58,3 +60,17 @@ def show_contract(name: str) -> None:
             spec.description,
         )
     console.print(table)
+
+
+@contracts_app.command("lint")
+def lint() -> None:
+    """Check every contract against the governance rules; non-zero exit on any violation."""
+    from contracts.lint import lint_contracts
+
+    violations = lint_contracts()
+    for violation in violations:
+        console.print(f"[red]✗[/red] {violation}")
+    if violations:
+        console.print(f"{len(violations)} governance violation(s)")
+        raise typer.Exit(code=1)
+    console.print("[green]✓[/green] every contract meets the governance rules")
