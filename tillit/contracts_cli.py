@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -74,3 +76,31 @@ def lint() -> None:
         console.print(f"{len(violations)} governance violation(s)")
         raise typer.Exit(code=1)
     console.print("[green]✓[/green] every contract meets the governance rules")
+
+
+@contracts_app.command("export")
+def export(
+    name: str,
+    format: Annotated[str, typer.Option("--format", help="odcs, dcat-ap or json-schema")] = "odcs",
+) -> None:
+    """Export a contract as ODCS v3 YAML, DCAT-AP JSON-LD or JSON Schema (on standard output)."""
+    import json
+
+    import yaml
+
+    from contracts.errors import ContractError
+    from contracts.export import FORMATS
+    from contracts.registry import get_contract
+
+    if format not in FORMATS:
+        console.print(f"[red]unknown format {format!r}; choose one of {', '.join(FORMATS)}[/red]")
+        raise typer.Exit(code=2)
+    try:
+        document = FORMATS[format](get_contract(name))
+    except ContractError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=2) from error
+    if format == "odcs":
+        typer.echo(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    else:
+        typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
