@@ -104,3 +104,54 @@ def export(
         typer.echo(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
     else:
         typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+@contracts_app.command("diff")
+def diff(
+    base: Annotated[str, typer.Option("--base", help="Git ref to compare with, e.g. main~1")],
+) -> None:
+    """What changed in each contract since BASE, breaking or not, and whether the version bump
+    matches (major for breaking, minor for additive, patch for documentation)."""
+    import subprocess
+    from pathlib import Path
+
+    from contracts.diff import (
+        actual_bump,
+        bump_matches,
+        compare,
+        contracts_at,
+        current_contracts,
+        required_bump,
+    )
+
+    try:
+        old = contracts_at(base, Path.cwd())
+    except subprocess.CalledProcessError as error:
+        console.print(f"[red]cannot read the contracts at {base!r}: {error.stderr!s}[/red]")
+        raise typer.Exit(code=2) from error
+    new = current_contracts()
+    table = Table(title=f"Contract changes since {base}")
+    for column in ("contract", "field", "change", "level"):
+        table.add_column(column)
+    mismatches = []
+    for name, now in new.items():
+        if name not in old:
+            table.add_row(name, "", "new contract", "minor")
+            continue
+        changes = compare(old[name], now)
+        for change in changes:
+            table.add_row(name, change.field or "", change.what, change.level)
+        needed, done = required_bump(changes), actual_bump(old[name]["version"], now["version"])
+        if not bump_matches(needed, done):
+            mismatches.append(
+                f"{name}: {old[name]['version']} → {now['version']} but the changes need a "
+                f"{needed} bump"
+            )
+    for name in old.keys() - new.keys():
+        table.add_row(name, "", "contract removed", "major")
+    console.print(table)
+    for mismatch in mismatches:
+        console.print(f"[red]✗ {mismatch}[/red]")
+    if mismatches:
+        raise typer.Exit(code=1)
+    console.print("[green]✓[/green] every version bump matches its changes")

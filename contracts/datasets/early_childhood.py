@@ -89,7 +89,7 @@ class EcePlacementsModel(pa.DataFrameModel):
 ECE_PLACEMENTS = define_contract(
     EcePlacementsModel,
     name="ece_placements",
-    version="1.0.0",
+    version="1.1.0",
     owner="team:early-childhood-education",
     source_system="early_childhood_education",
     purposes=("ece_placement", "daycare_fee_decision"),

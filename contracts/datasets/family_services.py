@@ -77,7 +77,7 @@ class FamilyServiceCasesModel(pa.DataFrameModel):
 FAMILY_SERVICE_CASES = define_contract(
     FamilyServiceCasesModel,
     name="family_service_cases",
-    version="1.0.0",
+    version="1.1.0",
     owner="team:family-social-services",
     source_system="family_services",
     purposes=("family_service_needs_assessment", "child_welfare_follow_up"),
