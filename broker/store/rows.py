@@ -89,8 +89,13 @@ def frame_from(
     result: sa.CursorResult[Any], rows: Sequence[Any], contract: Contract
 ) -> pd.DataFrame:
     """Rows as a DataFrame with dates as timestamps, ready for the privacy transforms."""
-    frame = pd.DataFrame(list(rows), columns=list(result.keys()))
-    for name in frame.columns:
+    names = list(result.keys())
+    # Building column by column is several times faster than from a list of row objects.
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    frame = pd.DataFrame(
+        {name: pd.Series(values, dtype=object) for name, values in zip(names, columns, strict=True)}
+    )
+    for name in names:
         if contract.field(name).dtype == "date":
             frame[name] = pd.to_datetime(frame[name])
     return frame
@@ -105,10 +110,18 @@ def iter_frames(
         yield frame_from(result, partition, contract)
 
 
+def _json_values(series: pd.Series) -> list[Any]:
+    if pd.api.types.is_datetime64_any_dtype(series):
+        series = series.dt.strftime("%Y-%m-%d")
+    values = series.to_numpy(dtype=object, copy=True)
+    missing = series.isna().to_numpy()
+    if missing.any():
+        values[missing] = None
+    return list(values.tolist())
+
+
 def json_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as JSON-ready dictionaries: ISO dates, None for missing values."""
-    out = frame.copy()
-    for name in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[name]):
-            out[name] = out[name].dt.strftime("%Y-%m-%d")
-    return out.astype(object).where(out.notna(), None).to_dict("records")  # type: ignore[return-value]
+    names = [str(name) for name in frame.columns]
+    columns = [_json_values(frame[name]) for name in frame.columns]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]

@@ -16,7 +16,10 @@ from contracts.catalog import describe
 router = APIRouter(prefix="/v1/catalog", tags=["catalog"])
 
 
-def _allowed(runtime: BrokerRuntime, principal: Principal, dataset: str) -> list[dict[str, Any]]:
+def agreement_summaries(
+    runtime: BrokerRuntime, dataset: str, partner_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Agreements on a dataset, of one partner or (for the public catalog page) of every one."""
     today = runtime.now().date()
     return [
         {
@@ -29,14 +32,14 @@ def _allowed(runtime: BrokerRuntime, principal: Principal, dataset: str) -> list
             "in_force": agreement.in_force(today),
         }
         for agreement in runtime.config.agreements
-        if agreement.partner == principal.partner_id and agreement.dataset == dataset
+        if agreement.dataset == dataset and partner_id in (None, agreement.partner)
     ]
 
 
 def _entry(runtime: BrokerRuntime, principal: Principal, name: str) -> dict[str, Any]:
     return {
         **describe(runtime.contracts[name]),
-        "your_agreements": _allowed(runtime, principal, name),
+        "your_agreements": agreement_summaries(runtime, name, principal.partner_id),
     }
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from broker.api.problems import problem_responses
 from broker.deps import Citizen, Runtime
+from broker.runtime import BrokerRuntime
 from broker.store.subjects import SubjectKeys, subject_index_key
 from broker.store.tables import disclosures
 
@@ -41,7 +42,12 @@ class Disclosure(BaseModel):
 )
 def my_disclosures(principal: Citizen, runtime: Runtime) -> list[Disclosure]:
     """Disclosures about the signed-in citizen (token `sub` = identity code), newest first."""
-    key = SubjectKeys(subject_index_key(runtime.secrets.pseudonym_key)).key(principal.subject)
+    return disclosures_about(runtime, principal.subject)
+
+
+def disclosures_about(runtime: BrokerRuntime, identity_code: str) -> list[Disclosure]:
+    """Disclosures about one person that are visible to them by now, newest first."""
+    key = SubjectKeys(subject_index_key(runtime.secrets.pseudonym_key)).key(identity_code)
     with runtime.engine.connect() as conn:
         rows = conn.execute(
             sa.select(disclosures)
