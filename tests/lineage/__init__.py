@@ -1,0 +1,1 @@
+"""Tests of the lineage package: events, facets, store, outbox and transports."""
