@@ -1,0 +1,261 @@
+"""Transactional outbox: lineage events committed with their cause, shipped in the background."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import sqlalchemy as sa
+from openlineage.client.transport import Transport
+from sqlalchemy.engine import Connection, Engine
+
+from contracts.store import metadata
+from lineage.store import PAYLOAD, LineageEvent, event_id, insert_ignoring_duplicate
+from lineage.transports import run_event_from_dict
+
+# Events are enqueued in the caller's transaction (the audit record's, for shares), so an event
+# exists exactly when the change it describes was committed, and emitting costs one insert. A
+# shipper claims due rows in a short transaction, delivers them outside any transaction (a
+# transaction held across the network would block SQLite writers and pin PostgreSQL rows), then
+# marks them delivered or backs off; no event is dropped. Delivery to the transport is at least
+# once; the Tillit store records each event once by its event id.
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+"""Seconds since the Unix epoch (the broker's clock has the same shape)."""
+
+_TIME = sa.DateTime(timezone=True)
+_ERROR_LIMIT: Final = 2000
+
+lineage_outbox = sa.Table(
+    "lineage_outbox",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("event_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("payload", PAYLOAD, nullable=False),
+    sa.Column("created_at", _TIME, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    # Also the claim lease: a claimed row is pushed past the lease so no other shipper takes it.
+    sa.Column("next_attempt_at", _TIME, nullable=False),
+    sa.Column("delivered_at", _TIME),
+    sa.Column("last_error", sa.Text),
+    sa.Index(
+        "ix_lineage_outbox_due",
+        "next_attempt_at",
+        "id",
+        postgresql_where=sa.text("delivered_at IS NULL"),
+        sqlite_where=sa.text("delivered_at IS NULL"),
+    ),
+    sa.Index("ix_lineage_outbox_delivered_at", "delivered_at"),
+    comment="Lineage events committed with their cause and waiting for (or past) delivery.",
+)
+
+
+def ensure_outbox_schema(engine: Engine) -> None:
+    """Create the outbox table if missing (idempotent)."""
+    metadata.create_all(engine, tables=[lineage_outbox])
+
+
+def _utc(when: datetime) -> datetime:
+    if when.tzinfo is None:
+        raise ValueError("outbox times must be timezone-aware")
+    # Stored in UTC: SQLite keeps the wall time without the zone, and compares it as text.
+    return when.astimezone(UTC)
+
+
+def enqueue(conn: Connection, event: LineageEvent, now: datetime) -> str:
+    """Queue an event in the caller's transaction (one insert, no network); its event id."""
+    # The same event twice keeps one row, and does not fail the caller's transaction.
+    identity = event_id(event)
+    # An event the shipper could never send is refused here, where the bug is, rather than
+    # retried in the background for ever.
+    run_event_from_dict(event)
+    at = _utc(now)
+    row = {
+        "event_id": identity,
+        "payload": dict(event),
+        "created_at": at,
+        "attempts": 0,
+        "next_attempt_at": at,
+    }
+    insert_ignoring_duplicate(conn, lineage_outbox, row, "event_id")
+    return identity
+
+
+def pending_count(conn: Connection) -> int:
+    """Events not yet delivered."""
+    query = sa.select(sa.func.count()).where(lineage_outbox.c.delivered_at.is_(None))
+    return int(conn.execute(query).scalar_one())
+
+
+def purge_delivered(engine: Engine, before: datetime) -> int:
+    """Delete rows delivered before a time (the store keeps the events); the number deleted."""
+    delivered = lineage_outbox.c.delivered_at
+    statement = lineage_outbox.delete().where(delivered.is_not(None), delivered < _utc(before))
+    with engine.begin() as conn:
+        return int(conn.execute(statement).rowcount)
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    attempts: int
+    payload: dict[str, Any]
+
+
+class OutboxShipper:
+    """Delivers queued lineage events through a transport, with retries and backoff."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        transport: Transport,
+        clock: Clock,
+        batch_size: int = 100,
+        backoff_base: float = 1.0,
+        backoff_max: float = 300.0,
+        *,
+        lease: float = 300.0,
+        poll_interval: float = 1.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.engine = engine
+        self.transport = transport
+        self.clock = clock
+        self.batch_size = batch_size
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        # A claimed row stays hidden from other shippers this long: longer than a batch takes,
+        # and the wait before the claims of a shipper that died mid-batch are retried.
+        self.lease = lease
+        self.poll_interval = poll_interval
+        # Jitter only spreads retries of several workers apart; it guards no secret.
+        self._rng = rng or random.Random()  # noqa: S311
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), tz=UTC)
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds to wait after the n-th failed attempt: doubling, capped, with equal jitter."""
+        # The exponent is bounded so that a backend down for days cannot overflow the float.
+        doublings = min(max(attempts - 1, 0), 64)
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0**doublings)
+        return ceiling / 2 + self._rng.random() * ceiling / 2
+
+    def ship_once(self) -> int:
+        """Deliver one batch of due events; the number delivered."""
+        claimed = self._claim(self._now())
+        delivered = 0
+        for index, row in enumerate(claimed):
+            if self._stop.is_set():
+                self._release(claimed[index:])
+                break
+            try:
+                self.transport.emit(run_event_from_dict(row.payload))
+            except Exception as error:  # any failure is retried later, never dropped
+                self._record_failure(row, error)
+                # The backend is likely down: hand the rest back rather than time out on each.
+                self._release(claimed[index + 1 :])
+                break
+            self._mark_delivered(row)
+            delivered += 1
+        return delivered
+
+    def _claim(self, now: datetime) -> list[_Claimed]:
+        table = lineage_outbox
+        due = sa.and_(table.c.delivered_at.is_(None), table.c.next_attempt_at <= now)
+        candidates = (
+            sa.select(table.c.id)
+            .where(due)
+            .order_by(table.c.next_attempt_at, table.c.id)
+            .limit(self.batch_size)
+        )
+        if self.engine.dialect.name == "postgresql":
+            # Rows another worker is claiming are skipped, not waited for nor claimed twice.
+            candidates = candidates.with_for_update(skip_locked=True)
+        # MATERIALIZED: evaluated once. As a plain IN subquery PostgreSQL may run the locking
+        # LIMIT again for each row and claim the whole outbox in one go.
+        chosen = candidates.cte("claimable").prefix_with("MATERIALIZED")
+        # One conditional UPDATE: on SQLite it holds the write lock from read to write, so two
+        # processes cannot claim the same row; the due condition is re-checked on the row.
+        claim = (
+            table.update()
+            .where(table.c.id.in_(sa.select(chosen.c.id)), due)
+            .values(next_attempt_at=now + timedelta(seconds=self.lease))
+            .returning(table.c.id, table.c.attempts, table.c.payload)
+        )
+        with self.engine.begin() as conn:
+            rows = conn.execute(claim).all()
+        return sorted((_Claimed(row.id, row.attempts, row.payload) for row in rows), key=_by_id)
+
+    def _mark_delivered(self, row: _Claimed) -> None:
+        table = lineage_outbox
+        with self.engine.begin() as conn:
+            conn.execute(
+                table.update()
+                .where(table.c.id == row.id, table.c.delivered_at.is_(None))
+                .values(delivered_at=self._now())
+            )
+
+    def _record_failure(self, row: _Claimed, error: Exception) -> None:
+        attempts = row.attempts + 1
+        retry_at = self._now() + timedelta(seconds=self.backoff(attempts))
+        message = f"{type(error).__name__}: {error}"[:_ERROR_LIMIT]
+        log.warning("lineage event %s not delivered (attempt %d): %s", row.id, attempts, message)
+        table = lineage_outbox
+        with self.engine.begin() as conn:
+            conn.execute(
+                table.update()
+                .where(table.c.id == row.id, table.c.delivered_at.is_(None))
+                .values(attempts=attempts, next_attempt_at=retry_at, last_error=message)
+            )
+
+    def _release(self, rows: Sequence[_Claimed]) -> None:
+        if not rows:
+            return
+        table = lineage_outbox
+        with self.engine.begin() as conn:
+            conn.execute(
+                table.update()
+                .where(table.c.id.in_([row.id for row in rows]), table.c.delivered_at.is_(None))
+                .values(next_attempt_at=self._now())
+            )
+
+    def start(self) -> None:
+        """Ship in a daemon thread until stop() is called."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="lineage-shipper", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop after the event in flight, handing undelivered claims back; True if stopped."""
+        self._stop.set()
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                delivered = self.ship_once()
+            except Exception:  # a database hiccup must not end shipping for good
+                log.exception("lineage shipping failed; retrying")
+                delivered = 0
+            # A full batch means more may be due: go on at once, otherwise rest a moment.
+            if delivered < self.batch_size and self._stop.wait(self.poll_interval):
+                break
+
+
+def _by_id(row: _Claimed) -> int:
+    return row.id

@@ -1,0 +1,251 @@
+"""Tillit's own lineage store: OpenLineage run events and the dataset and column edges in them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from contracts.store import metadata
+
+LineageEvent = Mapping[str, Any]
+
+_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+# JSONB on PostgreSQL: smaller, and queryable should a facet ever need to be searched.
+PAYLOAD = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+_TIME = sa.DateTime(timezone=True)
+
+lineage_events = sa.Table(
+    "lineage_events",
+    metadata,
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("parent_run_id", sa.Text),
+    sa.Column("event_type", sa.Text),
+    sa.Column("event_time", _TIME, nullable=False),
+    sa.Column("job_namespace", sa.Text, nullable=False),
+    sa.Column("job_name", sa.Text, nullable=False),
+    sa.Column("payload", PAYLOAD, nullable=False),
+    sa.Column("recorded_at", _TIME, nullable=False),
+    sa.Index("ix_lineage_events_run_id", "run_id"),
+    sa.Index("ix_lineage_events_parent_run_id", "parent_run_id"),
+    sa.Index("ix_lineage_events_job", "job_namespace", "job_name", "event_time"),
+    sa.Index("ix_lineage_events_event_time", "event_time"),
+    comment="Every OpenLineage run event received, once each (event_id is its identity hash).",
+)
+
+lineage_dataset_edges = sa.Table(
+    "lineage_dataset_edges",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column(
+        "event_id",
+        sa.String(64),
+        sa.ForeignKey("lineage_events.event_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("event_type", sa.Text),
+    sa.Column("job_namespace", sa.Text, nullable=False),
+    sa.Column("job_name", sa.Text, nullable=False),
+    sa.Column("direction", sa.String(6), nullable=False),
+    sa.Column("dataset_namespace", sa.Text, nullable=False),
+    sa.Column("dataset_name", sa.Text, nullable=False),
+    sa.Column("event_time", _TIME, nullable=False),
+    sa.CheckConstraint("direction IN ('input', 'output')", name="ck_lineage_dataset_direction"),
+    sa.Index(
+        "ix_lineage_dataset_edges_dataset",
+        "dataset_namespace",
+        "dataset_name",
+        "direction",
+        "event_time",
+    ),
+    sa.Index("ix_lineage_dataset_edges_run", "run_id", "direction"),
+    sa.Index("ix_lineage_dataset_edges_event_time", "event_time"),
+    comment="A run read (input) or wrote (output) a dataset, as one event reported it.",
+)
+
+lineage_column_edges = sa.Table(
+    "lineage_column_edges",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column(
+        "event_id",
+        sa.String(64),
+        sa.ForeignKey("lineage_events.event_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("output_namespace", sa.Text, nullable=False),
+    sa.Column("output_name", sa.Text, nullable=False),
+    # NULL: the input affects the output dataset as a whole (a filter or join key).
+    sa.Column("output_field", sa.Text),
+    sa.Column("input_namespace", sa.Text, nullable=False),
+    sa.Column("input_name", sa.Text, nullable=False),
+    sa.Column("input_field", sa.Text, nullable=False),
+    sa.Column("transformations", sa.JSON, nullable=False),
+    sa.Column("event_time", _TIME, nullable=False),
+    sa.Index(
+        "ix_lineage_column_edges_output",
+        "output_namespace",
+        "output_name",
+        "output_field",
+        "event_time",
+    ),
+    sa.Index(
+        "ix_lineage_column_edges_input",
+        "input_namespace",
+        "input_name",
+        "input_field",
+        "event_time",
+    ),
+    sa.Index("ix_lineage_column_edges_run", "run_id"),
+    comment="An output field derived from an input field, from the columnLineage facet.",
+)
+
+LINEAGE_TABLES: Final = (lineage_events, lineage_dataset_edges, lineage_column_edges)
+
+
+def ensure_lineage_schema(engine: Engine) -> None:
+    """Create any missing lineage store tables (idempotent)."""
+    metadata.create_all(engine, tables=list(LINEAGE_TABLES))
+
+
+def event_time_utc(event: LineageEvent) -> datetime:
+    """The event's time in UTC; a time without an offset is taken as UTC rather than refused."""
+    parsed = datetime.fromisoformat(str(event["eventTime"]))
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def event_id(event: LineageEvent) -> str:
+    """Identity of a run event: the same run, state, time and job is the same event."""
+    # Hashing the identity rather than the serialised payload keeps the id stable when the same
+    # event is serialised again (key order, time zone, facets a client adds on the way).
+    try:
+        run, job = event["run"], event["job"]
+        identity = [
+            str(run["runId"]),
+            str(event.get("eventType") or ""),
+            event_time_utc(event).isoformat(),
+            str(job["namespace"]),
+            str(job["name"]),
+        ]
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"not an OpenLineage run event: missing {error}") from error
+    return hashlib.sha256(json.dumps(identity).encode()).hexdigest()
+
+
+def insert_ignoring_duplicate(
+    conn: Connection, table: sa.Table, row: Mapping[str, Any], key: str
+) -> bool:
+    """Insert a row unless one with the same unique key exists; True if inserted."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        statement: sa.Insert = postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
+    elif dialect == "sqlite":
+        statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
+    else:
+        raise ValueError(f"the lineage store supports SQLite and PostgreSQL, not {dialect!r}")
+    # RETURNING tells a skipped row apart on every driver (psycopg reports no rowcount here).
+    inserted = conn.execute(statement.returning(table.c[key]), dict(row)).first()
+    return inserted is not None
+
+
+def _parent_run_id(run: Mapping[str, Any]) -> str | None:
+    parent = (run.get("facets") or {}).get("parent") or {}
+    parent_run = parent.get("run") or {}
+    run_id = parent_run.get("runId")
+    return str(run_id) if run_id else None
+
+
+def _dataset_edges(event: LineageEvent, base: dict[str, Any]) -> list[dict[str, Any]]:
+    edges = []
+    for direction, key in (("input", "inputs"), ("output", "outputs")):
+        for dataset in event.get(key) or []:
+            edges.append(
+                {
+                    **base,
+                    "event_type": event.get("eventType"),
+                    "job_namespace": event["job"]["namespace"],
+                    "job_name": event["job"]["name"],
+                    "direction": direction,
+                    "dataset_namespace": dataset["namespace"],
+                    "dataset_name": dataset["name"],
+                }
+            )
+    return edges
+
+
+def _input_field_edges(
+    base: dict[str, Any], output: Mapping[str, Any], field: str | None, sources: Sequence[Any]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            **base,
+            "output_namespace": output["namespace"],
+            "output_name": output["name"],
+            "output_field": field,
+            "input_namespace": source["namespace"],
+            "input_name": source["name"],
+            "input_field": source["field"],
+            "transformations": source.get("transformations") or [],
+        }
+        for source in sources
+    ]
+
+
+def _column_edges(event: LineageEvent, base: dict[str, Any]) -> list[dict[str, Any]]:
+    edges = []
+    for output in event.get("outputs") or []:
+        facet = (output.get("facets") or {}).get("columnLineage") or {}
+        for field, derivation in (facet.get("fields") or {}).items():
+            sources = derivation.get("inputFields") or []
+            edges.extend(_input_field_edges(base, output, field, sources))
+        edges.extend(_input_field_edges(base, output, None, facet.get("dataset") or []))
+    return edges
+
+
+class LineageStore:
+    """Records run events with their dataset and column edges, each event once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record(self, event: LineageEvent, *, now: datetime | None = None) -> bool:
+        """Store an event and its edges in one transaction; False if it was already stored."""
+        with self.engine.begin() as conn:
+            return record_in(conn, event, now=now)
+
+
+def record_in(conn: Connection, event: LineageEvent, *, now: datetime | None = None) -> bool:
+    """Store an event and its edges in the caller's transaction; False if already stored."""
+    identity = event_id(event)
+    run, job = event["run"], event["job"]
+    when = event_time_utc(event)
+    row = {
+        "event_id": identity,
+        "run_id": str(run["runId"]),
+        "parent_run_id": _parent_run_id(run),
+        "event_type": event.get("eventType"),
+        "event_time": when,
+        "job_namespace": str(job["namespace"]),
+        "job_name": str(job["name"]),
+        "payload": dict(event),
+        "recorded_at": (now or datetime.now(UTC)).astimezone(UTC),
+    }
+    if not insert_ignoring_duplicate(conn, lineage_events, row, "event_id"):
+        return False
+    base = {"event_id": identity, "run_id": row["run_id"], "event_time": when}
+    if dataset_edges := _dataset_edges(event, base):
+        conn.execute(lineage_dataset_edges.insert(), dataset_edges)
+    if column_edges := _column_edges(event, base):
+        conn.execute(lineage_column_edges.insert(), column_edges)
+    return True
