@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -13,6 +15,9 @@ from broker.api.routes import agreements, catalog, operations, shares, subjects
 from broker.config.settings import BrokerSettings
 from broker.runtime import BrokerRuntime, build_runtime
 from broker.sharing.service import ShareService
+from broker.web import router as web_pages
+from lineage.outbox import OutboxShipper
+from lineage.transports import build_transport
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +37,20 @@ def create_app(
     """Build the broker; invalid configuration raises before the app exists (fail closed)."""
     settings = settings or BrokerSettings()
     runtime = runtime or build_runtime(settings)
+    shipper = _lineage_shipper(settings, runtime)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if shipper is not None:
+            shipper.start()
+        try:
+            yield
+        finally:
+            if shipper is not None:
+                shipper.stop(timeout=10)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Tillit sharing broker",
         version="1.0.0",
         description=DESCRIPTION,
@@ -45,6 +63,7 @@ def create_app(
         ],
     )
     app.state.runtime = runtime
+    app.state.lineage_shipper = shipper
     app.state.share_service = ShareService(runtime)
     app.state.rate_limiter = RateLimiter(
         rate_per_minute=settings.rate_limit_per_minute, clock=runtime.clock
@@ -53,7 +72,18 @@ def create_app(
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     for module in (shares, catalog, agreements, subjects, operations):
         app.include_router(module.router)
+    app.include_router(web_pages)
     return app
+
+
+def _lineage_shipper(settings: BrokerSettings, runtime: BrokerRuntime) -> OutboxShipper | None:
+    """The background shipper of this worker's queued lineage events (None when disabled)."""
+    if not settings.lineage_shipping:
+        return None
+    transport = build_transport(settings.database_url)
+    return OutboxShipper(
+        runtime.engine, transport, runtime.clock, poll_interval=settings.lineage_poll_seconds
+    )
 
 
 def __getattr__(name: str) -> Any:

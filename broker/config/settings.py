@@ -44,6 +44,10 @@ class BrokerSettings(BaseSettings):
     jwks_refresh_min_interval_seconds: float = Field(default=60, gt=0)
     rate_limit_per_minute: int = Field(default=600, ge=1)
     max_body_bytes: int = Field(default=65536, ge=1024)
+    # Ship queued lineage events in a background thread of each worker (off: another process
+    # ships them, e.g. in tests that drive the shipper by hand).
+    lineage_shipping: bool = True
+    lineage_poll_seconds: float = Field(default=1.0, gt=0)
 
     def resolve_secrets(self, demo_secrets_dir: Path = DEMO_SECRETS_DIR) -> BrokerSecrets:
         """Load the pseudonym and checkpoint keys; outside demo mode a missing one is fatal."""

@@ -43,6 +43,8 @@ from broker.store import rows as store_rows
 from broker.store.subjects import SubjectKeys, subject_index_key
 from broker.store.tables import disclosures, share_receipts, subject_restrictions
 from contracts.base import Contract
+from lineage.events import share_complete, to_dict
+from lineage.outbox import enqueue
 
 MAX_PAGE = 10_000
 logger = logging.getLogger(__name__)
@@ -278,6 +280,7 @@ class ShareService:
         )
         record = self._append(conn, entry)
         receipt = self._receipt(share_id, body, decision, frame, record.seq, count)
+        self._enqueue_lineage(conn, principal, receipt, decision, record)
         conn.execute(
             share_receipts.insert(),
             {
@@ -297,6 +300,37 @@ class ShareService:
             },
         )
         return receipt
+
+    def _enqueue_lineage(
+        self,
+        conn: Connection,
+        principal: Principal,
+        receipt: ShareReceipt,
+        decision: Decision,
+        record: AuditRecord,
+    ) -> None:
+        """Queue the share's lineage event in the audit transaction: both happen, or neither."""
+        contract = self.runtime.contracts[receipt.dataset]
+        released = [name for name in receipt.fields if name in contract.field_names]
+        obligations = decision.obligations
+        withheld = [(w.field, w.reason) for w in obligations.withheld] if obligations else []
+        event = share_complete(
+            share_id=receipt.share_id,
+            contract=contract,
+            partner=principal.partner_id,
+            purpose=receipt.purpose,
+            legal_basis=receipt.legal_basis,
+            agreement_id=receipt.agreement_id,
+            agreement_version=receipt.agreement_version,
+            fields_released=released,
+            withheld=withheld,
+            transforms={name: how for name, how in receipt.transforms.items() if name in released},
+            audit_seq=record.seq,
+            audit_hash=record.hash,
+            row_count=receipt.row_count,
+            event_time=receipt.created_at,
+        )
+        enqueue(conn, to_dict(event), receipt.created_at)
 
     def _record_disclosures(
         self,

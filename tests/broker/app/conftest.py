@@ -77,6 +77,8 @@ def settings(broker_config: dict[str, Path], store_url: str) -> BrokerSettings:
         pseudonym_key=SecretStr("k" * 64),
         checkpoint_key_file=broker_config["checkpoint"],
         audience=AUDIENCE,
+        # Tests ship lineage by hand (ship_once) so that nothing races their assertions.
+        lineage_shipping=False,
     )
 
 
