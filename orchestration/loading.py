@@ -7,7 +7,7 @@ or a run that dies half-way leaves either the previous complete dataset or the n
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +19,8 @@ from sqlalchemy.engine import Connection, Engine
 from contracts.base import Contract
 from contracts.store import RUN_ID, SOURCE_REF, dataset_loads, quarantine, store_table
 from contracts.validation import ContractValidator, validate_computed
+
+BeforeCommit = Callable[[Connection, "LoadStats"], None]
 
 
 @dataclass
@@ -110,8 +112,12 @@ def load_source_dataset(
     run_id: str,
     drop_id: str | None = None,
     extracted_at: datetime | None = None,
+    before_commit: BeforeCommit | None = None,
 ) -> LoadStats:
-    """Validate chunks of legacy rows and replace the dataset and its quarantine atomically."""
+    """Validate chunks of legacy rows and replace the dataset and its quarantine atomically.
+
+    ``before_commit`` runs inside the transaction (the lineage event is queued there), so the
+    dataset and the record of its load commit together."""
     validator = ContractValidator(contract, known_keys(engine, contract))
     table = store_table(contract)
     stats = LoadStats(contract.name)
@@ -132,6 +138,8 @@ def load_source_dataset(
                 stats.rows_quarantined += len(result.rejected)
                 stats.quarantined_by_check.update(r["check_name"] for r in result.rejected)
         _record_load(conn, stats, contract, run_id, drop_id, extracted_at)
+        if before_commit is not None:
+            before_commit(conn, stats)
     return stats
 
 
@@ -142,6 +150,7 @@ def replace_computed_dataset(
     *,
     run_id: str,
     source_ref: str,
+    before_commit: BeforeCommit | None = None,
 ) -> LoadStats:
     """Replace a dataset Tillit computes from curated data, validating every chunk, atomically.
 
@@ -162,6 +171,8 @@ def replace_computed_dataset(
             stats.rows_in += len(rows)
             stats.rows_loaded += len(rows)
         _record_load(conn, stats, contract, run_id, None, None)
+        if before_commit is not None:
+            before_commit(conn, stats)
     return stats
 
 

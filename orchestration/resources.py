@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from contracts.store import ensure_schema, make_engine
 from orchestration.legacy import DropInfo, read_drop_info
+from orchestration.lineage import LineageResource
 
 DEFAULT_DATABASE_URL = "sqlite:///var/tillit.db"
 DEFAULT_LEGACY_DIR = "var/legacy"
@@ -57,4 +58,5 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:  # type: ignore[t
     return {
         "store": StoreResource(database_url=_from_env("TILLIT_DATABASE_URL", DEFAULT_DATABASE_URL)),
         "legacy": LegacyDropResource(legacy_dir=_from_env("TILLIT_LEGACY_DIR", DEFAULT_LEGACY_DIR)),
+        "lineage": LineageResource(),
     }

@@ -8,6 +8,7 @@ from contracts.registry import all_contracts
 from orchestration.assets.curated import computed_assets
 from orchestration.assets.sources import legacy_extract_specs, source_dataset_assets
 from orchestration.checks import build_checks
+from orchestration.lineage import LineageResource
 from orchestration.resources import LegacyDropResource, StoreResource
 
 
@@ -25,6 +26,7 @@ def run_pipeline(
     selection: str | list[str] | None = None,
     raise_on_error: bool = False,
     log_level: str = "DEBUG",
+    lineage: bool = True,
 ) -> dg.ExecuteInProcessResult:
     """Materialize the pipeline (or a selection of it) against a store and a legacy drop."""
     return dg.materialize(
@@ -32,6 +34,7 @@ def run_pipeline(
         resources={
             "store": StoreResource(database_url=database_url),
             "legacy": LegacyDropResource(legacy_dir=legacy_dir),
+            "lineage": LineageResource(enabled=lineage),
         },
         instance=instance,
         selection=selection,

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from contracts.base import Contract
 from contracts.registry import get_contract
 from orchestration import curation
+from orchestration.lineage import LineageResource
 from orchestration.loading import replace_computed_dataset
 from orchestration.metadata import definition_metadata, load_metadata
 from orchestration.resources import LegacyDropResource, StoreResource
@@ -61,14 +62,22 @@ def computed_asset(name: str) -> dg.AssetsDefinition:
         tags={"tillit/classification": contract.classification.value},
     )
     def _compute(
-        context: dg.AssetExecutionContext, store: StoreResource, legacy: LegacyDropResource
+        context: dg.AssetExecutionContext,
+        store: StoreResource,
+        legacy: LegacyDropResource,
+        lineage: LineageResource,
     ) -> dg.MaterializeResult[None]:
         engine = store.engine()
         as_of = legacy.drop_info().as_of
-        frames = compute(engine, as_of, contract)
-        stats = replace_computed_dataset(
-            engine, contract, frames, run_id=context.run.run_id, source_ref=f"computed {as_of}"
-        )
+        with lineage.track(context, contract, engine) as tracker:
+            stats = replace_computed_dataset(
+                engine,
+                contract,
+                compute(engine, as_of, contract),
+                run_id=context.run.run_id,
+                source_ref=f"computed {as_of}",
+                before_commit=tracker.complete if tracker else None,
+            )
         return dg.MaterializeResult(metadata=load_metadata(contract, stats))
 
     return _compute

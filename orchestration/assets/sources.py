@@ -6,6 +6,7 @@ from contracts.base import Contract
 from contracts.errors import ContractError
 from contracts.registry import get_contract
 from orchestration.legacy import READERS
+from orchestration.lineage import LineageResource
 from orchestration.loading import load_source_dataset
 from orchestration.metadata import definition_metadata, load_metadata
 from orchestration.resources import LegacyDropResource, StoreResource
@@ -72,18 +73,24 @@ def source_dataset_asset(contract: Contract) -> dg.AssetsDefinition:
         tags={"tillit/classification": contract.classification.value},
     )
     def _load(
-        context: dg.AssetExecutionContext, store: StoreResource, legacy: LegacyDropResource
+        context: dg.AssetExecutionContext,
+        store: StoreResource,
+        legacy: LegacyDropResource,
+        lineage: LineageResource,
     ) -> dg.MaterializeResult[None]:
         drop = legacy.drop_info()
+        engine = store.engine()
         try:
-            stats = load_source_dataset(
-                store.engine(),
-                contract,
-                reader(legacy.path, CHUNK_SIZE),
-                run_id=context.run.run_id,
-                drop_id=drop.drop_id,
-                extracted_at=drop.extracted_at,
-            )
+            with lineage.track(context, contract, engine) as tracker:
+                stats = load_source_dataset(
+                    engine,
+                    contract,
+                    reader(legacy.path, CHUNK_SIZE),
+                    run_id=context.run.run_id,
+                    drop_id=drop.drop_id,
+                    extracted_at=drop.extracted_at,
+                    before_commit=tracker.complete if tracker else None,
+                )
         except ContractError as error:
             raise dg.Failure(description=str(error), allow_retries=False) from error
         context.log.info(

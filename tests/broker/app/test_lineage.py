@@ -34,8 +34,11 @@ def test_a_share_queues_one_valid_lineage_event_that_ships_into_the_store(
         headers=auth("lahti-education"),
     )
     assert denied.status_code == 403
-    [queued] = _rows(store_url, "SELECT payload FROM lineage_outbox")
-    event = json.loads(queued.payload) if isinstance(queued.payload, str) else queued.payload
+    queued = [
+        json.loads(row.payload) if isinstance(row.payload, str) else row.payload
+        for row in _rows(store_url, "SELECT payload FROM lineage_outbox")
+    ]
+    [event] = [e for e in queued if e["job"]["name"].startswith("share.")]
     assert validate_event(event) == []
     assert event["run"]["runId"] == share["share_id"]
     facet = event["run"]["facets"]["tillit_share"]
@@ -48,7 +51,42 @@ def test_a_share_queues_one_valid_lineage_event_that_ships_into_the_store(
     runtime = client.app.state.runtime  # type: ignore[attr-defined]
     shipper = OutboxShipper(runtime.engine, build_transport(store_url), runtime.clock)
     assert shipper.ship_once() == 1
-    stored = _rows(store_url, "SELECT run_id, event_type FROM lineage_events")
+    stored = _rows(
+        store_url, "SELECT run_id, event_type FROM lineage_events WHERE job_name LIKE 'share.%'"
+    )
     assert [(row.run_id, row.event_type) for row in stored] == [(share["share_id"], "COMPLETE")]
     edges = _rows(store_url, "SELECT output_field, input_field FROM lineage_column_edges")
     assert ("person_id", "person_id") in {(e.output_field, e.input_field) for e in edges}
+
+
+def test_a_released_field_traces_back_to_its_legacy_field_and_pipeline_run(
+    client: TestClient, auth: Minter, store_url: str
+) -> None:
+    request = {**ECE_REQUEST, "fields": ["person_id", "district"]}
+    assert (
+        client.post("/v1/shares?limit=2", json=request, headers=auth("lahti-education")).status_code
+        == 200
+    )
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    OutboxShipper(runtime.engine, build_transport(store_url), runtime.clock).ship_once()
+    edges = _rows(
+        store_url,
+        "SELECT output_namespace, output_name, output_field, input_namespace, input_name, "
+        "input_field, run_id FROM lineage_column_edges",
+    )
+    upstream = {(e.output_namespace, e.output_name, e.output_field): e for e in edges}
+    hop = upstream[("tillit://partner/lahti-education", "persons", "district")]
+    assert (hop.input_namespace, hop.input_name, hop.input_field) == (
+        "tillit://store",
+        "persons",
+        "district",
+    )
+    source = upstream[("tillit://store", "persons", "district")]
+    assert (source.input_namespace, source.input_field) == (
+        "legacy://population-register",
+        "POSTINUMERO",
+    )
+    loads = _rows(
+        store_url, "SELECT run_id FROM lineage_events WHERE job_name = 'pipeline.persons'"
+    )
+    assert source.run_id in {row.run_id for row in loads}
