@@ -40,3 +40,13 @@ ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks report ratios against baselines measured in the same run; they never fail.
+.PHONY: bench bench-quick
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m benchmarks
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m benchmarks --quick
