@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from broker.api.limits import BodySizeLimitMiddleware, RateLimiter
 from broker.api.problems import install_problem_handlers
-from broker.api.routes import agreements, catalog, operations, shares, subjects
+from broker.api.routes import agreements, catalog, lineage, operations, shares, subjects
 from broker.config.settings import BrokerSettings
 from broker.runtime import BrokerRuntime, build_runtime
 from broker.sharing.service import ShareService
@@ -60,6 +60,7 @@ def create_app(
             {"name": "agreements", "description": "Your data-sharing agreements"},
             {"name": "citizens", "description": "What was shared about me"},
             {"name": "operations", "description": "Audit verification and health"},
+            {"name": "lineage", "description": "Where shared values came from"},
         ],
     )
     app.state.runtime = runtime
@@ -70,7 +71,7 @@ def create_app(
     )
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
-    for module in (shares, catalog, agreements, subjects, operations):
+    for module in (shares, catalog, agreements, subjects, operations, lineage):
         app.include_router(module.router)
     app.include_router(web_pages)
     return app

@@ -90,3 +90,24 @@ def test_a_released_field_traces_back_to_its_legacy_field_and_pipeline_run(
         store_url, "SELECT run_id FROM lineage_events WHERE job_name = 'pipeline.persons'"
     )
     assert source.run_id in {row.run_id for row in loads}
+
+
+def test_the_share_trace_endpoint_shows_the_path_to_the_legacy_field_to_its_partner_only(
+    client: TestClient, auth: Minter, store_url: str
+) -> None:
+    request = {**ECE_REQUEST, "fields": ["district"]}
+    share = client.post("/v1/shares?limit=2", json=request, headers=auth("lahti-education")).json()
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    OutboxShipper(runtime.engine, build_transport(store_url), runtime.clock).ship_once()
+    path = f"/v1/lineage/shares/{share['share_id']}"
+    trace = client.get(path, headers=auth("lahti-education"))
+    assert trace.status_code == 200, trace.text
+    [district] = trace.json()["fields"]
+    [hops] = district["paths"]
+    assert [(h["namespace"], h["field"]) for h in hops] == [
+        ("tillit://store", "district"),
+        ("legacy://population-register", "POSTINUMERO"),
+    ]
+    assert hops[1]["job"] == "pipeline.persons"
+    assert client.get(path, headers=auth("tillit-operations")).status_code == 200
+    assert client.get(path, headers=auth("kela")).status_code == 404
