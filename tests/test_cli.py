@@ -150,3 +150,24 @@ def test_contracts_lint_passes_and_reports_file_and_field(tmp_path: Path, monkey
     [violation] = lint_contracts(importlib.import_module("steward_drafts"))
     assert violation.file.endswith("steward_drafts/pupils.py")
     assert violation.field == "pupil_id" and "direct identifier" in violation.message
+
+
+@pytest.mark.integration
+def test_pipeline_run_shows_progress_and_what_landed(tmp_path: Path, legacy_drop: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "pipeline",
+            "run",
+            "--database-url",
+            f"sqlite:///{tmp_path}/store.db",
+            "--legacy-dir",
+            str(legacy_drop),
+        ],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "Loading datasets through their contracts" in result.output
+    assert "What landed in the sharing store" in result.output
+    assert "What was quarantined, and why" in result.output
+    assert "asset checks passed" in result.output

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from contracts.store import dataset_loads, make_engine, quarantine
@@ -52,15 +55,51 @@ def _summary(database_url: str, run_id: str) -> None:
     console.print(held)
 
 
+def _follow(database_url: str, started: datetime, running: Future[Any]) -> None:
+    """A progress bar of datasets landed, read from the store's load log while the run goes."""
+    from contracts.registry import all_contracts
+
+    engine = make_engine(database_url)
+    total = len(all_contracts())
+    query = sa.select(sa.func.count()).where(dataset_loads.c.loaded_at >= started)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("Loading datasets through their contracts", total=total)
+        while not running.done():
+            try:
+                with engine.connect() as conn:
+                    progress.update(task, completed=min(conn.execute(query).scalar_one(), total))
+            except sa.exc.SQLAlchemyError:
+                pass  # the store is created by the run itself; keep waiting
+            running_wait(running, 0.5)
+        progress.update(task, completed=total if running.exception() is None else None)
+    engine.dispose()
+
+
+def running_wait(running: Future[Any], seconds: float) -> None:
+    """Wait for the run to finish, at most ``seconds`` (its outcome is read afterwards)."""
+    wait([running], timeout=seconds)
+
+
 def run_and_report(database_url: str, legacy_dir: Path) -> bool:
-    """Run the pipeline with a progress spinner and print what landed; True on success."""
+    """Run the pipeline with a progress bar and print what landed; True on success."""
     import dagster as dg
 
     from orchestration.run import run_pipeline
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
-    with console.status("Running the pipeline: legacy extracts → contracts → sharing store"):
-        result = run_pipeline(database_url, str(legacy_dir), instance=instance, log_level="WARNING")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        started = datetime.now(UTC)
+        running = pool.submit(
+            run_pipeline, database_url, str(legacy_dir), instance=instance, log_level="WARNING"
+        )
+        _follow(database_url, started, running)
+        result = running.result()
     _summary(database_url, result.run_id)
     failed = [event.step_key for event in result.get_step_failure_events()]
     evaluations = result.get_asset_check_evaluations()
