@@ -50,10 +50,29 @@ class WithheldField(BaseModel):
     reason: str
 
 
+RECEIPT_EXAMPLE: dict[str, Any] = {
+    "share_id": "5f0c8a52-2a8e-4a51-9a55-2d0a3f4b9b0e",
+    "dataset": "persons",
+    "contract_version": "1.0.0",
+    "agreement_id": "lahti-education-ece-placement",
+    "agreement_version": "1.0.0",
+    "purpose": "ece_placement",
+    "legal_basis": "ece_act_540_2018",
+    "fields": ["first_names", "birth_date", "district"],
+    "withheld_fields": [{"field": "dwelling_id", "reason": "field_not_in_agreement"}],
+    "transforms": {"first_names": "keep", "birth_date": "keep", "district": "keep"},
+    "aggregate": False,
+    "row_count": 1,
+    "warnings": [],
+    "audit_seq": 1042,
+    "created_at": "2026-11-23T09:15:02.511203+02:00",
+}
+
+
 class ShareReceipt(BaseModel):
     """What was released, to whom, under which agreement; kept for the partner and auditors."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [RECEIPT_EXAMPLE]})
 
     share_id: str
     dataset: str
@@ -74,6 +93,25 @@ class ShareReceipt(BaseModel):
 
 class ShareResponse(ShareReceipt):
     """A receipt with the released rows of one page."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    **RECEIPT_EXAMPLE,
+                    "rows": [
+                        {
+                            "first_names": "Aino Helmi",
+                            "birth_date": "2022-04-13",
+                            "district": "Keskusta",
+                        }
+                    ],
+                    "next_cursor": None,
+                }
+            ]
+        },
+    )
 
     rows: list[dict[str, Any]]
     next_cursor: str | None = None

@@ -6,13 +6,18 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from broker.api.examples import AGREEMENT, example_response
 from broker.api.problems import problem_responses
 from broker.deps import CurrentPrincipal, Runtime
 
 router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
 
 
-@router.get("", summary="List your agreements", responses=problem_responses(401))
+@router.get(
+    "",
+    summary="List your agreements",
+    responses={**example_response([AGREEMENT]), **problem_responses(401)},
+)
 def list_agreements(principal: CurrentPrincipal, runtime: Runtime) -> list[dict[str, Any]]:
     """The agreements that name you as the partner, with whether each is in force today."""
     today = runtime.now().date()

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from broker.api.examples import CATALOG_ENTRY, example_response
 from broker.api.problems import problem_responses
 from broker.auth.principal import Principal
 from broker.deps import CurrentPrincipal, Runtime
@@ -43,13 +44,21 @@ def _entry(runtime: BrokerRuntime, principal: Principal, name: str) -> dict[str,
     }
 
 
-@router.get("", summary="List datasets", responses=problem_responses(401))
+@router.get(
+    "",
+    summary="List datasets",
+    responses={**example_response([CATALOG_ENTRY]), **problem_responses(401)},
+)
 def list_datasets(principal: CurrentPrincipal, runtime: Runtime) -> list[dict[str, Any]]:
     """Every dataset with its fields and classifications, and what your agreements allow."""
     return [_entry(runtime, principal, name) for name in runtime.contracts]
 
 
-@router.get("/{dataset}", summary="Describe a dataset", responses=problem_responses(401, 404))
+@router.get(
+    "/{dataset}",
+    summary="Describe a dataset",
+    responses={**example_response(CATALOG_ENTRY), **problem_responses(401, 404, 422)},
+)
 def read_dataset(dataset: str, principal: CurrentPrincipal, runtime: Runtime) -> dict[str, Any]:
     """One dataset's contract and what your agreements allow."""
     if dataset not in runtime.contracts:

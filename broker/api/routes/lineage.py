@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter
 
+from broker.api.examples import SHARE_TRACE, example_response
 from broker.api.problems import problem_responses
 from broker.deps import CurrentPrincipal, Runtime
 from broker.errors import NotFound
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/v1/lineage", tags=["lineage"])
 @router.get(
     "/shares/{share_id}",
     summary="Trace a share to its sources",
-    responses=problem_responses(401, 404, 422),
+    responses={**example_response(SHARE_TRACE), **problem_responses(401, 404, 422)},
 )
 def trace_share(share_id: str, principal: CurrentPrincipal, runtime: Runtime) -> dict[str, Any]:
     """For the share's partner and operators: every released field, through the sharing store

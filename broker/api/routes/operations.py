@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from broker.api.examples import AUDIT_REPORT, READY, example_response
 from broker.api.problems import problem_responses
 from broker.audit import audit_transaction, chain_head, verify_chain
 from broker.deps import Operator, Runtime
@@ -16,7 +17,9 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get(
-    "/v1/audit/verify", summary="Verify the audit chain", responses=problem_responses(401, 403)
+    "/v1/audit/verify",
+    summary="Verify the audit chain",
+    responses={**example_response(AUDIT_REPORT), **problem_responses(401, 403)},
 )
 def verify_audit(principal: Operator, runtime: Runtime) -> dict[str, Any]:
     """Chain length, head hash and the first broken record, if any (operator role only)."""
@@ -33,13 +36,17 @@ def verify_audit(principal: Operator, runtime: Runtime) -> dict[str, Any]:
     }
 
 
-@router.get("/healthz", summary="Liveness")
+@router.get("/healthz", summary="Liveness", responses=example_response({"status": "ok"}))
 def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness", responses={503: {"description": "Not ready"}})
+@router.get(
+    "/readyz",
+    summary="Readiness",
+    responses={**example_response(READY), 503: {"description": "Not ready"}},
+)
 def readyz(runtime: Runtime) -> JSONResponse:
     """Ready when the database answers, the audit chain lock can be taken (the log is writable)
     and configuration is loaded."""

@@ -121,7 +121,7 @@ def create_share(
     "/{share_id}",
     response_model=ShareReceipt,
     summary="Read a share receipt",
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(401, 403, 404, 422),
 )
 def read_share(share_id: str, principal: Partner, runtime: Runtime) -> ShareReceipt:
     """The receipt of a share made by the caller; any other share is 404, never 403."""

@@ -20,7 +20,25 @@ router = APIRouter(prefix="/v1/subjects", tags=["citizens"])
 class Disclosure(BaseModel):
     """One release of data about the signed-in person."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "share_id": "5f0c8a52-2a8e-4a51-9a55-2d0a3f4b9b0e",
+                    "partner": "lahti-education",
+                    "partner_name": "City of Lahti, education and training division",
+                    "dataset": "persons",
+                    "purpose": "ece_placement",
+                    "purpose_description": "Placing a child in early childhood education",
+                    "legal_basis": "ece_act_540_2018",
+                    "legal_basis_title": "Act on Early Childhood Education and Care",
+                    "legal_basis_reference": "https://www.finlex.fi/fi/laki/ajantasa/2018/20180540",
+                    "disclosed_at": "2026-11-23T09:15:02+02:00",
+                }
+            ]
+        },
+    )
 
     share_id: str
     partner: str
