@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from lineage.namespaces import STORE_NAMESPACE
-from lineage.store import lineage_column_edges, lineage_events
+from lineage.store import lineage_column_edges, lineage_dataset_edges, lineage_events
 
 MAX_DEPTH = 8
 
@@ -120,3 +120,126 @@ def share_trace(conn: Connection, share_id: str) -> list[FieldTrace]:
         if edge.output_field is not None:
             traces.setdefault(edge.output_field, []).extend(_paths(conn, edge, 0))
     return [FieldTrace(name, paths) for name, paths in traces.items()]
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """A dataset in the lineage graph."""
+
+    namespace: str
+    name: str
+
+
+@dataclass
+class Graph:
+    """Datasets, the jobs between them and the column edges, as of a moment."""
+
+    datasets: set[DatasetRef] = dataclasses.field(default_factory=set)
+    jobs: set[str] = dataclasses.field(default_factory=set)
+    edges: set[tuple[str, str, str]] = dataclasses.field(default_factory=set)  # from, job, to
+    columns: set[tuple[str, str, str, str]] = dataclasses.field(default_factory=set)
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON-ready form, sorted so answers are stable."""
+        return {
+            "datasets": [dataclasses.asdict(d) for d in sorted(self.datasets, key=_key)],
+            "jobs": sorted(self.jobs),
+            "edges": [{"from": a, "job": j, "to": b} for a, j, b in sorted(self.edges)],
+            "column_edges": [
+                {"from": a, "from_field": f, "to": b, "to_field": g}
+                for a, f, b, g in sorted(self.columns)
+            ],
+        }
+
+
+def _key(ref: DatasetRef) -> tuple[str, str]:
+    return ref.namespace, ref.name
+
+
+def _uri(ref: DatasetRef) -> str:
+    return f"{ref.namespace}/{ref.name}"
+
+
+def _jobs_touching(conn: Connection, ref: DatasetRef, direction: str, as_of: datetime) -> list[Any]:
+    e = lineage_dataset_edges.c
+    return list(
+        conn.execute(
+            sa.select(e.job_name)
+            .distinct()
+            .where(
+                e.dataset_namespace == ref.namespace,
+                e.dataset_name == ref.name,
+                e.direction == direction,
+                e.event_time <= as_of,
+            )
+        ).scalars()
+    )
+
+
+def _job_datasets(conn: Connection, job: str, direction: str, as_of: datetime) -> list[DatasetRef]:
+    e = lineage_dataset_edges.c
+    rows = conn.execute(
+        sa.select(e.dataset_namespace, e.dataset_name)
+        .distinct()
+        .where(
+            e.job_name == job,
+            e.direction == direction,
+            e.event_time <= as_of,
+        )
+    ).all()
+    return [DatasetRef(row[0], row[1]) for row in rows]
+
+
+def _column_edges(conn: Connection, graph: Graph, as_of: datetime) -> None:
+    c = lineage_column_edges.c
+    names = {ref.name for ref in graph.datasets}
+    rows = conn.execute(
+        sa.select(
+            c.input_namespace,
+            c.input_name,
+            c.input_field,
+            c.output_namespace,
+            c.output_name,
+            c.output_field,
+        )
+        .distinct()
+        .where(
+            c.output_name.in_(names),
+            c.input_name.in_(names),
+            c.event_time <= as_of,
+            c.output_field.is_not(None),
+        )
+    ).all()
+    for row in rows:
+        source, target = DatasetRef(row[0], row[1]), DatasetRef(row[3], row[4])
+        if source in graph.datasets and target in graph.datasets:
+            graph.columns.add((_uri(source), row[2], _uri(target), row[5]))
+
+
+def dataset_graph(
+    conn: Connection, start: DatasetRef, *, direction: str, depth: int, as_of: datetime
+) -> Graph:
+    """The lineage graph around a dataset, ``depth`` jobs up- or downstream, as of a moment."""
+    if direction not in ("upstream", "downstream"):
+        raise ValueError("direction is upstream or downstream")
+    towards, away = ("output", "input") if direction == "upstream" else ("input", "output")
+    graph = Graph(datasets={start})
+    frontier = [start]
+    for _ in range(max(0, min(depth, MAX_DEPTH))):
+        following: list[DatasetRef] = []
+        for ref in frontier:
+            for job in _jobs_touching(conn, ref, towards, as_of):
+                graph.jobs.add(job)
+                for other in _job_datasets(conn, job, away, as_of):
+                    edge = (
+                        (_uri(other), job, _uri(ref))
+                        if direction == "upstream"
+                        else (_uri(ref), job, _uri(other))
+                    )
+                    graph.edges.add(edge)
+                    if other not in graph.datasets:
+                        graph.datasets.add(other)
+                        following.append(other)
+        frontier = following
+    _column_edges(conn, graph, as_of)
+    return graph

@@ -153,7 +153,9 @@ def test_contracts_lint_passes_and_reports_file_and_field(tmp_path: Path, monkey
 
 
 @pytest.mark.integration
-def test_pipeline_run_shows_progress_and_what_landed(tmp_path: Path, legacy_drop: Path) -> None:
+def test_pipeline_run_shows_progress_and_lineage_traces_it(
+    tmp_path: Path, legacy_drop: Path
+) -> None:
     result = runner.invoke(
         app,
         [
@@ -171,3 +173,32 @@ def test_pipeline_run_shows_progress_and_what_landed(tmp_path: Path, legacy_drop
     assert "What landed in the sharing store" in result.output
     assert "What was quarantined, and why" in result.output
     assert "asset checks passed" in result.output
+    upstream = runner.invoke(
+        app,
+        [
+            "lineage",
+            "upstream",
+            "tillit://store/households",
+            "--depth",
+            "2",
+            "--database-url",
+            f"sqlite:///{tmp_path}/store.db",
+        ],
+        env={"COLUMNS": "200"},
+    )
+    assert upstream.exit_code == 0, upstream.output
+    assert (
+        "tillit://store/persons" in upstream.output and "via pipeline.households" in upstream.output
+    )
+    assert "VTJ_OTE.txt" in upstream.output
+    missing = runner.invoke(
+        app,
+        [
+            "lineage",
+            "share",
+            "00000000-0000-0000-0000-000000000000",
+            "--database-url",
+            f"sqlite:///{tmp_path}/store.db",
+        ],
+    )
+    assert missing.exit_code == 1

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from broker.api.examples import SHARE_TRACE, example_response
 from broker.api.problems import problem_responses
 from broker.deps import CurrentPrincipal, Runtime
-from broker.errors import NotFound
+from broker.errors import InvalidRequest, NotFound
 from broker.store.tables import share_receipts
-from lineage.queries import share_trace
+from lineage.namespaces import partner_namespace
+from lineage.queries import MAX_DEPTH, DatasetRef, dataset_graph, share_trace
 
 router = APIRouter(prefix="/v1/lineage", tags=["lineage"])
 
@@ -40,4 +43,46 @@ def trace_share(share_id: str, principal: CurrentPrincipal, runtime: Runtime) ->
         "partner": owner.partner,
         "dataset": owner.dataset,
         "fields": [dataclasses.asdict(trace) for trace in fields],
+    }
+
+
+_DATASET = re.compile(r"^(legacy://[^/]+|tillit://store|tillit://partner/[^/]+)/(.+)$")
+
+
+@router.get(
+    "/datasets/{dataset_ref:path}",
+    summary="The lineage graph around a dataset",
+    responses=problem_responses(401, 404, 422),
+)
+def dataset_lineage(
+    dataset_ref: str,
+    principal: CurrentPrincipal,
+    runtime: Runtime,
+    direction: Annotated[Literal["upstream", "downstream"], Query()] = "upstream",
+    depth: Annotated[int, Query(ge=1, le=MAX_DEPTH)] = 3,
+    as_of: Annotated[datetime | None, Query(description="ISO time; default now")] = None,
+) -> dict[str, Any]:
+    """Datasets, jobs and column edges up- or downstream of `namespace/name` (e.g.
+    `tillit://store/persons`) as the graph stood at `as_of`. Operators see everything;
+    a partner sees only the upstream lineage of its own deliveries (others are 404)."""
+    match = _DATASET.match(dataset_ref)
+    if match is None:
+        raise NotFound("no such dataset")
+    start = DatasetRef(match.group(1), match.group(2))
+    operator = principal.kind == "operator" and principal.has_role("operator")
+    own = start.namespace == partner_namespace(principal.partner_id)
+    if not operator and not (own and direction == "upstream"):
+        raise NotFound("no such dataset")
+    moment = as_of or runtime.now()
+    if moment.tzinfo is None:
+        raise InvalidRequest("as_of needs a time zone", code="invalid_request")
+    with runtime.engine.connect() as conn:
+        graph = dataset_graph(conn, start, direction=direction, depth=depth, as_of=moment)
+    if len(graph.datasets) == 1 and not graph.jobs:
+        raise NotFound("no lineage for this dataset")
+    return {
+        "dataset": dataclasses.asdict(start),
+        "direction": direction,
+        "as_of": moment,
+        **graph.as_json(),
     }

@@ -111,3 +111,52 @@ def test_the_share_trace_endpoint_shows_the_path_to_the_legacy_field_to_its_part
     assert hops[1]["job"] == "pipeline.persons"
     assert client.get(path, headers=auth("tillit-operations")).status_code == 200
     assert client.get(path, headers=auth("kela")).status_code == 404
+
+
+def test_the_dataset_graph_goes_up_and_down_and_partners_see_only_their_deliveries(
+    client: TestClient, auth: Minter, store_url: str
+) -> None:
+    request = {**ECE_REQUEST, "fields": ["district"]}
+    assert (
+        client.post("/v1/shares?limit=2", json=request, headers=auth("lahti-education")).status_code
+        == 200
+    )
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    OutboxShipper(runtime.engine, build_transport(store_url), runtime.clock).ship_once()
+    down = client.get(
+        "/v1/lineage/datasets/tillit://store/persons",
+        params={"direction": "downstream", "depth": 2},
+        headers=auth("tillit-operations"),
+    )
+    assert down.status_code == 200, down.text
+    names = {(d["namespace"], d["name"]) for d in down.json()["datasets"]}
+    assert ("tillit://partner/lahti-education", "persons") in names
+    assert ("tillit://store", "households") in names
+    up = client.get(
+        "/v1/lineage/datasets/tillit://partner/lahti-education/persons",
+        params={"depth": 3},
+        headers=auth("lahti-education"),
+    )
+    assert up.status_code == 200, up.text
+    assert {
+        "from": "legacy://population-register/population_register/VTJ_OTE.txt",
+        "job": "pipeline.persons",
+        "to": "tillit://store/persons",
+    } in up.json()["edges"]
+    assert {
+        "from": "tillit://store/persons",
+        "from_field": "district",
+        "to": "tillit://partner/lahti-education/persons",
+        "to_field": "district",
+    } in up.json()["column_edges"]
+    before = client.get(
+        "/v1/lineage/datasets/tillit://partner/lahti-education/persons",
+        params={"as_of": "2000-01-01T00:00:00+02:00"},
+        headers=auth("tillit-operations"),
+    )
+    assert before.status_code == 404
+    other = client.get(
+        "/v1/lineage/datasets/tillit://partner/lahti-education/persons", headers=auth("kela")
+    )
+    store = client.get("/v1/lineage/datasets/tillit://store/persons", headers=auth("kela"))
+    assert other.status_code == store.status_code == 404
