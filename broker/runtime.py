@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
@@ -15,7 +14,7 @@ from broker.auth.replay import ReplayCache
 from broker.auth.replay_db import DatabaseReplayCache
 from broker.auth.verifier import TokenVerifier
 from broker.config.datasets import DatasetInfo, dataset_infos_from_contracts
-from broker.config.keys import ensure_demo_keys
+from broker.config.keys import demo_keys_dir, ensure_demo_keys
 from broker.config.loader import load_config, read_partners
 from broker.config.models import BrokerConfig
 from broker.config.settings import BrokerSecrets, BrokerSettings
@@ -46,13 +45,6 @@ class BrokerRuntime:
         return datetime.fromtimestamp(self.clock(), tz=HELSINKI)
 
 
-def _demo_keys_dir(settings: BrokerSettings) -> Path | None:
-    for partner in read_partners(settings.config_dir):
-        if partner.jwks_file is not None:
-            return (settings.config_dir / partner.jwks_file).parent
-    return None
-
-
 def build_runtime(
     settings: BrokerSettings,
     *,
@@ -64,7 +56,7 @@ def build_runtime(
     contracts = {contract.name: contract for contract in all_contracts()}
     datasets = dataset_infos_from_contracts(contracts.values())
     if settings.demo_mode:
-        keys_dir = _demo_keys_dir(settings)
+        keys_dir = demo_keys_dir(settings.config_dir)
         if keys_dir is not None:
             ensure_demo_keys(read_partners(settings.config_dir), keys_dir)
     config = load_config(settings.config_dir, datasets)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -150,6 +151,15 @@ class Graph:
                 for a, f, b, g in sorted(self.columns)
             ],
         }
+
+
+_DATASET_URI = re.compile(r"^(legacy://[^/]+|tillit://store|tillit://partner/[^/]+)/(.+)$")
+
+
+def parse_dataset(uri: str) -> DatasetRef | None:
+    """`namespace/name` (e.g. `tillit://store/persons`) as a reference; None if not Tillit's."""
+    match = _DATASET_URI.match(uri)
+    return DatasetRef(match.group(1), match.group(2)) if match else None
 
 
 def _key(ref: DatasetRef) -> tuple[str, str]:

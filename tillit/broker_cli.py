@@ -20,12 +20,12 @@ DEFAULT_AUDIENCE = "https://tillit.lahti.fi/broker"
 
 
 def _keys_dir(config_dir: Path) -> Path:
-    from broker.config.loader import read_partners
+    from broker.config.keys import demo_keys_dir
 
-    for partner in read_partners(config_dir):
-        if partner.jwks_file is not None:
-            return (config_dir / partner.jwks_file).parent
-    raise typer.BadParameter("no partner reads its keys from a file", param_hint="--config-dir")
+    keys = demo_keys_dir(config_dir)
+    if keys is None:
+        raise typer.BadParameter("no partner reads its keys from a file", param_hint="--config-dir")
+    return keys
 
 
 def dev_token(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -18,28 +17,28 @@ Depth = Annotated[int, typer.Option(help="How many jobs away to follow.")]
 AsOf = Annotated[
     datetime | None, typer.Option(help="Show the graph as it stood then (ISO, UTC if no zone).")
 ]
-_DATASET = re.compile(r"^(legacy://[^/]+|tillit://store|tillit://partner/[^/]+)/(.+)$")
 
 
 def _graph(dataset: str, direction: str, depth: int, as_of: datetime | None, url: str) -> None:
     from contracts.store import make_engine
-    from lineage.queries import DatasetRef, dataset_graph
+    from lineage.queries import dataset_graph, parse_dataset
 
-    match = _DATASET.match(dataset)
-    if match is None:
+    start = parse_dataset(dataset)
+    if start is None:
         console.print("[red]name a dataset as namespace/name, e.g. tillit://store/persons[/red]")
         raise typer.Exit(code=2)
-    moment = (as_of or datetime.now(UTC)).replace(tzinfo=(as_of or datetime.now(UTC)).tzinfo or UTC)
+    moment = as_of or datetime.now(UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
     engine = make_engine(url)
-    with engine.connect() as conn:
-        graph = dataset_graph(
-            conn,
-            DatasetRef(match.group(1), match.group(2)),
-            direction=direction,
-            depth=depth,
-            as_of=moment,
-        )
-    engine.dispose()
+    try:
+        with engine.connect() as conn:
+            graph = dataset_graph(conn, start, direction=direction, depth=depth, as_of=moment)
+    except sa.exc.OperationalError as error:
+        console.print(f"[red]this store has no lineage to read: {error.orig}[/red]")
+        raise typer.Exit(code=1) from error
+    finally:
+        engine.dispose()
     tree = Tree(f"[bold]{dataset}[/bold] ({direction}, as of {moment:%Y-%m-%d %H:%M %Z})")
     _grow(tree, dataset, graph.edges, direction, depth)
     console.print(tree)

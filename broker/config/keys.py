@@ -59,6 +59,16 @@ def _write_private_key(path: Path) -> None:
         handle.write(pem)
 
 
+def demo_keys_dir(config_dir: Path) -> Path | None:
+    """Where the demo keeps partner keys: beside the JWKS files the configuration names."""
+    from broker.config.loader import read_partners
+
+    for partner in read_partners(config_dir):
+        if partner.jwks_file is not None:
+            return (config_dir / partner.jwks_file).parent
+    return None
+
+
 def ensure_demo_keys(partners: BrokerConfig | Iterable[Partner], keys_dir: Path) -> dict[str, Path]:
     """Create (if missing) an ES256 key per partner: `<id>.pem` (0600) and `<id>.jwks.json`."""
     items = partners.partners.values() if isinstance(partners, BrokerConfig) else partners

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -16,7 +15,7 @@ from broker.deps import CurrentPrincipal, Runtime
 from broker.errors import InvalidRequest, NotFound
 from broker.store.tables import share_receipts
 from lineage.namespaces import partner_namespace
-from lineage.queries import MAX_DEPTH, DatasetRef, dataset_graph, share_trace
+from lineage.queries import MAX_DEPTH, dataset_graph, parse_dataset, share_trace
 
 router = APIRouter(prefix="/v1/lineage", tags=["lineage"])
 
@@ -46,9 +45,6 @@ def trace_share(share_id: str, principal: CurrentPrincipal, runtime: Runtime) ->
     }
 
 
-_DATASET = re.compile(r"^(legacy://[^/]+|tillit://store|tillit://partner/[^/]+)/(.+)$")
-
-
 @router.get(
     "/datasets/{dataset_ref:path}",
     summary="The lineage graph around a dataset",
@@ -65,10 +61,9 @@ def dataset_lineage(
     """Datasets, jobs and column edges up- or downstream of `namespace/name` (e.g.
     `tillit://store/persons`) as the graph stood at `as_of`. Operators see everything;
     a partner sees only the upstream lineage of its own deliveries (others are 404)."""
-    match = _DATASET.match(dataset_ref)
-    if match is None:
+    start = parse_dataset(dataset_ref)
+    if start is None:
         raise NotFound("no such dataset")
-    start = DatasetRef(match.group(1), match.group(2))
     operator = principal.kind == "operator" and principal.has_role("operator")
     own = start.namespace == partner_namespace(principal.partner_id)
     if not operator and not (own and direction == "upstream"):
