@@ -100,6 +100,8 @@ def test_policy_explain_gives_the_decision_without_releasing_data(config_dir: Pa
             "child_id",
             "--fields",
             "sex",
+            "--config-dir",
+            str(config_dir),
         ],
         env={"COLUMNS": "200"},
     )
@@ -118,6 +120,8 @@ def test_policy_explain_gives_the_decision_without_releasing_data(config_dir: Pa
             "ece_placement",
             "--legal-basis",
             "ece_act_540_2018",
+            "--config-dir",
+            str(config_dir),
         ],
         env={"COLUMNS": "200"},
     )
