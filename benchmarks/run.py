@@ -18,7 +18,6 @@ from rich.table import Table
 from benchmarks.harness import Result, machine, not_run
 
 RESULTS = Path(__file__).with_name("results.json")
-LINEAGE_NOTE = "lineage is not built yet (issue dependency); nothing to measure"
 PENDING = [
     not_run(
         "broker_throughput",
@@ -26,20 +25,6 @@ PENDING = [
         "requests/s",
         "ratio ≥ 0.6",
         "not implemented yet in the benchmark suite (time ran out); no measurement",
-    ),
-    not_run(
-        "lineage_overhead_slow_backend",
-        "broker p50 with lineage on, backend 500 ms per event, vs lineage off",
-        "ms",
-        "ratio ≤ 1.05",
-        LINEAGE_NOTE,
-    ),
-    not_run(
-        "lineage_query_1m",
-        "downstream query over 1,000,000 share events vs indexed SQL lookup",
-        "ms",
-        "ratio ≤ 3",
-        LINEAGE_NOTE,
     ),
 ]
 
@@ -64,7 +49,7 @@ class Runner:
 
 
 def run_all(quick: bool, work: Path, console: Console) -> list[Result]:
-    from benchmarks import pipeline, policy, privacy_audit, share, validation
+    from benchmarks import lineage, pipeline, policy, privacy_audit, share, validation
 
     runner = Runner(console)
     for name, target, bench in [
@@ -118,13 +103,21 @@ def run_all(quick: bool, work: Path, console: Console) -> list[Result]:
             "under 300 MB absolute",
             lambda: share.share_stream_memory(whole, work / "broker-whole"),
         )
+        runner.run(
+            "lineage_overhead_slow_backend",
+            "ms",
+            "ratio ≤ 1.05",
+            lambda: lineage.lineage_overhead_slow_backend(broker, quick),
+        )
     else:
         note = "no loaded store: the pipeline benchmark failed"
         runner.results += [
             not_run("share_overhead_1k", "", "ms", "ratio ≤ 1.3", note),
             not_run("share_overhead_100k", "", "s", "ratio ≤ 1.5", note),
             not_run("share_stream_memory_1m", "", "MB", "under 300 MB absolute", note),
+            not_run("lineage_overhead_slow_backend", "", "ms", "ratio ≤ 1.05", note),
         ]
+    runner.run("lineage_query_1m", "ms", "ratio ≤ 3", lambda: lineage.lineage_query_1m(work, quick))
     return runner.results + PENDING
 
 

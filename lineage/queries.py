@@ -12,7 +12,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from lineage.namespaces import STORE_NAMESPACE
-from lineage.store import lineage_column_edges, lineage_dataset_edges, lineage_events
+from lineage.store import (
+    lineage_column_edges,
+    lineage_events,
+    lineage_graph_edges,
+    lineage_graph_fields,
+)
 
 MAX_DEPTH = 8
 
@@ -171,59 +176,43 @@ def _uri(ref: DatasetRef) -> str:
 
 
 def _jobs_touching(conn: Connection, ref: DatasetRef, direction: str, as_of: datetime) -> list[Any]:
-    e = lineage_dataset_edges.c
+    e = lineage_graph_edges.c
     return list(
         conn.execute(
-            sa.select(e.job_name)
-            .distinct()
-            .where(
+            sa.select(e.job_name).where(
                 e.dataset_namespace == ref.namespace,
                 e.dataset_name == ref.name,
                 e.direction == direction,
-                e.event_time <= as_of,
+                e.first_seen <= as_of,
             )
         ).scalars()
     )
 
 
 def _job_datasets(conn: Connection, job: str, direction: str, as_of: datetime) -> list[DatasetRef]:
-    e = lineage_dataset_edges.c
+    e = lineage_graph_edges.c
     rows = conn.execute(
-        sa.select(e.dataset_namespace, e.dataset_name)
-        .distinct()
-        .where(
-            e.job_name == job,
-            e.direction == direction,
-            e.event_time <= as_of,
+        sa.select(e.dataset_namespace, e.dataset_name).where(
+            e.job_name == job, e.direction == direction, e.first_seen <= as_of
         )
     ).all()
     return [DatasetRef(row[0], row[1]) for row in rows]
 
 
 def _column_edges(conn: Connection, graph: Graph, as_of: datetime) -> None:
-    c = lineage_column_edges.c
-    names = {ref.name for ref in graph.datasets}
-    rows = conn.execute(
-        sa.select(
-            c.input_namespace,
-            c.input_name,
-            c.input_field,
-            c.output_namespace,
-            c.output_name,
-            c.output_field,
-        )
-        .distinct()
-        .where(
-            c.output_name.in_(names),
-            c.input_name.in_(names),
-            c.event_time <= as_of,
-            c.output_field.is_not(None),
-        )
-    ).all()
-    for row in rows:
-        source, target = DatasetRef(row[0], row[1]), DatasetRef(row[3], row[4])
-        if source in graph.datasets and target in graph.datasets:
-            graph.columns.add((_uri(source), row[2], _uri(target), row[5]))
+    c = lineage_graph_fields.c
+    for target in graph.datasets:
+        rows = conn.execute(
+            sa.select(c.input_namespace, c.input_name, c.input_field, c.output_field).where(
+                c.output_namespace == target.namespace,
+                c.output_name == target.name,
+                c.first_seen <= as_of,
+            )
+        ).all()
+        for row in rows:
+            source = DatasetRef(row[0], row[1])
+            if source in graph.datasets:
+                graph.columns.add((_uri(source), row[2], _uri(target), row[3]))
 
 
 def dataset_graph(

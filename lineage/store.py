@@ -109,7 +109,42 @@ lineage_column_edges = sa.Table(
     comment="An output field derived from an input field, from the columnLineage facet.",
 )
 
-LINEAGE_TABLES: Final = (lineage_events, lineage_dataset_edges, lineage_column_edges)
+# The graph queries read these: each distinct edge once, however many runs reported it, so a
+# graph over a million shares costs as much as a graph over one.
+lineage_graph_edges = sa.Table(
+    "lineage_graph_edges",
+    metadata,
+    sa.Column("job_name", sa.Text, primary_key=True),
+    sa.Column("direction", sa.String(6), primary_key=True),
+    sa.Column("dataset_namespace", sa.Text, primary_key=True),
+    sa.Column("dataset_name", sa.Text, primary_key=True),
+    sa.Column("first_seen", _TIME, nullable=False),
+    sa.Column("last_seen", _TIME, nullable=False),
+    sa.Index("ix_lineage_graph_edges_dataset", "dataset_namespace", "dataset_name", "direction"),
+    comment="Each distinct job-dataset edge once, with when it was first and last reported.",
+)
+
+lineage_graph_fields = sa.Table(
+    "lineage_graph_fields",
+    metadata,
+    sa.Column("output_namespace", sa.Text, primary_key=True),
+    sa.Column("output_name", sa.Text, primary_key=True),
+    sa.Column("output_field", sa.Text, primary_key=True),
+    sa.Column("input_namespace", sa.Text, primary_key=True),
+    sa.Column("input_name", sa.Text, primary_key=True),
+    sa.Column("input_field", sa.Text, primary_key=True),
+    sa.Column("first_seen", _TIME, nullable=False),
+    sa.Column("last_seen", _TIME, nullable=False),
+    comment="Each distinct field-to-field edge once, with when it was first and last reported.",
+)
+
+LINEAGE_TABLES: Final = (
+    lineage_events,
+    lineage_dataset_edges,
+    lineage_column_edges,
+    lineage_graph_edges,
+    lineage_graph_fields,
+)
 
 
 def ensure_lineage_schema(engine: Engine) -> None:
@@ -246,6 +281,35 @@ def record_in(conn: Connection, event: LineageEvent, *, now: datetime | None = N
     base = {"event_id": identity, "run_id": row["run_id"], "event_time": when}
     if dataset_edges := _dataset_edges(event, base):
         conn.execute(lineage_dataset_edges.insert(), dataset_edges)
+        _upsert_seen(conn, lineage_graph_edges, dataset_edges, when)
     if column_edges := _column_edges(event, base):
         conn.execute(lineage_column_edges.insert(), column_edges)
+        fields = [edge for edge in column_edges if edge["output_field"] is not None]
+        _upsert_seen(conn, lineage_graph_fields, fields, when)
     return True
+
+
+def _upsert_seen(
+    conn: Connection, table: sa.Table, edges: list[dict[str, Any]], when: datetime
+) -> None:
+    """Record each distinct edge once, widening its first/last-seen window."""
+    keys = [column.name for column in table.primary_key.columns]
+    rows = {tuple(edge[key] for key in keys): edge for edge in edges}
+    if not rows:
+        return
+    values = [
+        {**dict(zip(keys, key, strict=True)), "first_seen": when, "last_seen": when} for key in rows
+    ]
+    postgres = conn.dialect.name == "postgresql"
+    insert: Any = postgresql.insert(table) if postgres else sqlite.insert(table)
+    # Two-argument least/greatest on PostgreSQL; SQLite's scalar min/max do the same.
+    earliest: Any = sa.func.least if postgres else sa.func.min
+    latest: Any = sa.func.greatest if postgres else sa.func.max
+    statement = insert.on_conflict_do_update(
+        index_elements=keys,
+        set_={
+            "first_seen": earliest(table.c.first_seen, insert.excluded.first_seen),
+            "last_seen": latest(table.c.last_seen, insert.excluded.last_seen),
+        },
+    )
+    conn.execute(statement, values)
