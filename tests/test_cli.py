@@ -170,7 +170,7 @@ def test_pipeline_run_shows_progress_and_lineage_traces_it(
             "--legacy-dir",
             str(legacy_drop),
         ],
-        env={"COLUMNS": "200"},
+        env={"COLUMNS": "200", "DAGSTER_HOME": str(tmp_path / "dagster")},
     )
     assert result.exit_code == 0, result.output
     assert "Loading datasets through their contracts" in result.output

@@ -92,7 +92,11 @@ def run_and_report(database_url: str, legacy_dir: Path) -> bool:
 
     from orchestration.run import run_pipeline
 
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    instance = None
+    if home := os.environ.get("DAGSTER_HOME"):
+        # Runs go to the same history `make ui` shows; a fresh checkout has no folder yet.
+        Path(home).mkdir(parents=True, exist_ok=True)
+        instance = dg.DagsterInstance.get()
     with ThreadPoolExecutor(max_workers=1) as pool:
         started = datetime.now(UTC)
         running = pool.submit(
