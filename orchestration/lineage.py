@@ -19,6 +19,7 @@ from contracts.base import Contract
 from lineage.events import (
     CheckResult,
     PipelineRun,
+    pipeline_abort,
     pipeline_complete,
     pipeline_fail,
     pipeline_start,
@@ -84,6 +85,10 @@ class LineageResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         self._queue(engine, to_dict(pipeline_start(run, datetime.now(UTC))))
         try:
             yield LineageTracker(run)
+        except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt):
+            # The run was cancelled by an operator: that is an ABORT, not a failure.
+            self._queue(engine, to_dict(pipeline_abort(run, datetime.now(UTC))))
+            raise
         except BaseException as error:
             self._queue(engine, to_dict(pipeline_fail(run, datetime.now(UTC), error=error)))
             raise

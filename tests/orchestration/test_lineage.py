@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import pytest
 import sqlalchemy as sa
 
@@ -68,3 +69,22 @@ def test_a_failed_load_records_fail_with_the_error(tmp_path: Path, legacy_drop: 
     failed = [e for e in _events(url) if e["eventType"] == "FAIL"]
     assert [e["job"]["name"] for e in failed] == ["pipeline.persons"]
     assert "POSTINUMERO" in failed[0]["run"]["facets"]["errorMessage"]["message"]
+
+
+def test_a_cancelled_load_records_abort_not_fail(tmp_path: Path) -> None:
+    from contracts.registry import get_contract
+    from contracts.store import ensure_schema, make_engine
+    from orchestration.lineage import LineageResource
+
+    engine = make_engine(f"sqlite:///{tmp_path}/store.db")
+    ensure_schema(engine)
+
+    @dg.asset(name="persons")
+    def cancelled(context) -> None:  # type: ignore[no-untyped-def]
+        with LineageResource().track(context, get_contract("persons"), engine):
+            raise dg.DagsterExecutionInterruptedError("run terminated by an operator")
+
+    with pytest.raises(dg.DagsterExecutionInterruptedError):
+        dg.materialize([cancelled], instance=dg.DagsterInstance.ephemeral())
+    kinds = [e["eventType"] for e in _events(f"sqlite:///{tmp_path}/store.db")]
+    assert sorted(kinds) == ["ABORT", "START"]
