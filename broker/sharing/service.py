@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import timedelta
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
 
 from broker.audit import (
-    AuditEntry,
-    AuditRecord,
-    CheckpointSigner,
-    append,
-    audit_transaction,
-    maybe_checkpoint,
     request_digest,
-    subject_kind_for,
 )
 from broker.auth.principal import Principal
-from broker.errors import Conflict, PolicyDenied, ServiceUnavailable
+from broker.errors import Conflict, PolicyDenied
 from broker.policy.engine import evaluate
 from broker.policy.model import Decision, Obligations, ShareRequest
 from broker.privacy import (
@@ -34,17 +23,15 @@ from broker.privacy import (
     aggregate_counts,
     apply_transforms,
     derive_partner_key,
-    k_anonymity_warnings,
 )
 from broker.runtime import BrokerRuntime
 from broker.sharing.cursor import CursorCodec
 from broker.sharing.models import ShareReceipt, ShareRequestBody
+from broker.sharing.recording import ShareRecorder
 from broker.store import rows as store_rows
 from broker.store.subjects import SubjectKeys, subject_index_key
-from broker.store.tables import disclosures, share_receipts, subject_restrictions
+from broker.store.tables import share_receipts, subject_restrictions
 from contracts.base import Contract
-from lineage.events import share_complete, to_dict
-from lineage.outbox import enqueue
 
 MAX_PAGE = 10_000
 logger = logging.getLogger(__name__)
@@ -72,26 +59,7 @@ class ShareService:
         self.runtime = runtime
         self._subjects = SubjectKeys(subject_index_key(runtime.secrets.pseudonym_key))
         self._cursors = CursorCodec(runtime.secrets.pseudonym_key)
-        self._signer = CheckpointSigner(runtime.secrets.checkpoint_key)
-
-    def _append(self, conn: Connection, entry: AuditEntry) -> AuditRecord:
-        """Append to the chain and sign a checkpoint of the head every hundred records."""
-        now = self.runtime.now()
-        record = append(conn, entry, now)
-        maybe_checkpoint(conn, self._signer, now)
-        return record
-
-    @contextmanager
-    def _audited(self) -> Iterator[Connection]:
-        """The chain-locked audit transaction; any database failure becomes a 503."""
-        try:
-            with audit_transaction(self.runtime.engine) as conn:
-                yield conn
-        except SQLAlchemyError as error:
-            logger.error("audit log not writable, nothing released: %s", error)
-            raise ServiceUnavailable(
-                "the audit log cannot be written; nothing was released"
-            ) from error
+        self.recorder = ShareRecorder(runtime)
 
     # -- deciding -------------------------------------------------------------------------
 
@@ -120,44 +88,12 @@ class ShareService:
             restrictions=self._restricted_subjects(),
         )
 
-    def _entry(
-        self,
-        principal: Principal,
-        body: ShareRequestBody,
-        decision: Decision,
-        digest: str,
-        *,
-        share_id: str | None = None,
-        fields: list[str] | None = None,
-        row_count: int = 0,
-    ) -> AuditEntry:
-        agreement = decision.agreement
-        dataset = self.runtime.datasets.get(body.dataset)
-        return AuditEntry(
-            share_id=share_id,
-            partner=principal.partner_id,
-            issuer=principal.issuer,
-            jti=principal.jti,
-            subject_kind=subject_kind_for(principal.kind),
-            dataset=body.dataset,
-            purpose=body.purpose,
-            legal_basis=body.legal_basis,
-            decision="permit" if decision.allowed else "deny",
-            reasons=[reason.code for reason in decision.reasons],
-            agreement_id=agreement.id if agreement else None,
-            agreement_version=agreement.version if agreement else None,
-            contract_version=dataset.version if dataset else None,
-            fields_released=fields or [],
-            row_count=row_count,
-            request_digest=digest,
-        )
-
     def deny(
         self, principal: Principal, body: ShareRequestBody, decision: Decision, digest: str
     ) -> PolicyDenied:
         """Record a denial in the audit log and return the error to raise."""
-        with self._audited() as conn:
-            self._append(conn, self._entry(principal, body, decision, digest))
+        with self.recorder.audited() as conn:
+            self.recorder.append(conn, self.recorder.entry(principal, body, decision, digest))
         reason = decision.reasons[0]
         return PolicyDenied(reason.code, reason.detail)
 
@@ -224,138 +160,6 @@ class ShareService:
             return aggregate_counts(released, dims, obligations.min_cell_size), []
         return released, keys
 
-    def _receipt(
-        self,
-        share_id: str,
-        body: ShareRequestBody,
-        decision: Decision,
-        frame: pd.DataFrame,
-        audit_seq: int,
-        row_count: int,
-    ) -> ShareReceipt:
-        obligations = decision.obligations
-        assert obligations is not None and decision.agreement is not None  # noqa: S101
-        dataset = self.runtime.datasets[body.dataset]
-        quasi = [name for name in dataset.quasi_identifiers() if name in frame.columns]
-        warnings = [] if obligations.aggregate_only else k_anonymity_warnings(frame, quasi)
-        return ShareReceipt(
-            share_id=share_id,
-            dataset=body.dataset,
-            contract_version=dataset.version,
-            agreement_id=decision.agreement.id,
-            agreement_version=decision.agreement.version,
-            purpose=body.purpose,
-            legal_basis=body.legal_basis,
-            fields=list(frame.columns),
-            withheld_fields=[{"field": w.field, "reason": w.reason} for w in obligations.withheld],  # type: ignore[misc]
-            transforms=dict(obligations.transforms),
-            aggregate=obligations.aggregate_only,
-            row_count=row_count,
-            warnings=warnings,
-            audit_seq=audit_seq,
-            created_at=self.runtime.now(),
-        )
-
-    def _record_permit(
-        self,
-        conn: Connection,
-        principal: Principal,
-        body: ShareRequestBody,
-        decision: Decision,
-        digest: str,
-        frame: pd.DataFrame,
-        idempotency_key: str | None,
-        row_count: int | None = None,
-    ) -> ShareReceipt:
-        share_id = str(uuid.uuid4())
-        count = len(frame) if row_count is None else row_count
-        entry = self._entry(
-            principal,
-            body,
-            decision,
-            digest,
-            share_id=share_id,
-            fields=list(frame.columns),
-            row_count=count,
-        )
-        record = self._append(conn, entry)
-        receipt = self._receipt(share_id, body, decision, frame, record.seq, count)
-        self._enqueue_lineage(conn, principal, receipt, decision, record)
-        conn.execute(
-            share_receipts.insert(),
-            {
-                "share_id": share_id,
-                "partner": principal.partner_id,
-                "dataset": body.dataset,
-                "purpose": body.purpose,
-                "legal_basis": body.legal_basis,
-                "agreement_id": receipt.agreement_id,
-                "agreement_version": receipt.agreement_version,
-                "contract_version": receipt.contract_version,
-                "receipt": receipt.model_dump(mode="json"),
-                "request_digest": digest,
-                "idempotency_key": idempotency_key,
-                "audit_seq": record.seq,
-                "created_at": receipt.created_at,
-            },
-        )
-        return receipt
-
-    def _enqueue_lineage(
-        self,
-        conn: Connection,
-        principal: Principal,
-        receipt: ShareReceipt,
-        decision: Decision,
-        record: AuditRecord,
-    ) -> None:
-        """Queue the share's lineage event in the audit transaction: both happen, or neither."""
-        contract = self.runtime.contracts[receipt.dataset]
-        released = [name for name in receipt.fields if name in contract.field_names]
-        obligations = decision.obligations
-        withheld = [(w.field, w.reason) for w in obligations.withheld] if obligations else []
-        event = share_complete(
-            share_id=receipt.share_id,
-            contract=contract,
-            partner=principal.partner_id,
-            purpose=receipt.purpose,
-            legal_basis=receipt.legal_basis,
-            agreement_id=receipt.agreement_id,
-            agreement_version=receipt.agreement_version,
-            fields_released=released,
-            withheld=withheld,
-            transforms={name: how for name, how in receipt.transforms.items() if name in released},
-            audit_seq=record.seq,
-            audit_hash=record.hash,
-            row_count=receipt.row_count,
-            event_time=receipt.created_at,
-        )
-        enqueue(conn, to_dict(event), receipt.created_at)
-
-    def _record_disclosures(
-        self,
-        conn: Connection,
-        principal: Principal,
-        receipt: ShareReceipt,
-        keys: list[str | None],
-        hidden_days: int,
-    ) -> None:
-        subjects = sorted({key for key in keys if key is not None})
-        if not subjects:
-            return
-        now = receipt.created_at
-        common = {
-            "share_id": receipt.share_id,
-            "partner": principal.partner_id,
-            "dataset": receipt.dataset,
-            "purpose": receipt.purpose,
-            "legal_basis": receipt.legal_basis,
-            "agreement_id": receipt.agreement_id,
-            "disclosed_at": now,
-            "visible_from": now + timedelta(days=hidden_days),
-        }
-        conn.execute(disclosures.insert(), [{"subject_key": key, **common} for key in subjects])
-
     def share_page(
         self,
         principal: Principal,
@@ -384,11 +188,13 @@ class ShareService:
             after = self._cursors.decode(cursor, principal.partner_id, body.dataset)
         frame, next_key = self._read_page(contract, obligations, criteria, after, page_limit)
         released, keys = self.release_frame(principal, body, obligations, frame)
-        with self._audited() as conn:
-            receipt = self._record_permit(
+        with self.recorder.audited() as conn:
+            receipt = self.recorder.record_permit(
                 conn, principal, body, decision, digest, released, idempotency_key
             )
-            self._record_disclosures(conn, principal, receipt, keys, obligations.hidden_until_days)
+            self.recorder.record_disclosures(
+                conn, principal, receipt, keys, obligations.hidden_until_days
+            )
         next_cursor = None
         if next_key is not None:
             next_cursor = self._cursors.encode(principal.partner_id, body.dataset, next_key)
@@ -458,8 +264,8 @@ class ShareService:
         if obligations.aggregate_only:
             frame, _ = self._read_page(contract, obligations, criteria, None, 0)
             released, _keys = self.release_frame(principal, body, obligations, frame)
-            with self._audited() as conn:
-                receipt = self._record_permit(
+            with self.recorder.audited() as conn:
+                receipt = self.recorder.record_permit(
                     conn, principal, body, decision, digest, released, idempotency_key
                 )
             return receipt, iter([released]), False
@@ -474,8 +280,8 @@ class ShareService:
             empty = self.release_frame(
                 principal, body, obligations, _empty_frame(contract, obligations)
             )[0]
-            with self._audited() as conn:
-                receipt = self._record_permit(
+            with self.recorder.audited() as conn:
+                receipt = self.recorder.record_permit(
                     conn, principal, body, decision, digest, empty, idempotency_key, total
                 )
         except BaseException:
@@ -504,7 +310,7 @@ class ShareService:
             for frame in store_rows.iter_frames(reader, contract, query, chunk_size):
                 released, keys = self.release_frame(principal, body, obligations, frame)
                 with self.runtime.engine.begin() as conn:
-                    self._record_disclosures(
+                    self.recorder.record_disclosures(
                         conn, principal, receipt, keys, obligations.hidden_until_days
                     )
                 yield released
