@@ -170,7 +170,8 @@ def test_pipeline_run_shows_progress_and_lineage_traces_it(
             "--legacy-dir",
             str(legacy_drop),
         ],
-        env={"COLUMNS": "200", "DAGSTER_HOME": str(tmp_path / "dagster")},
+        # An empty DAGSTER_HOME keeps the run on an ephemeral instance (no log tailers left).
+        env={"COLUMNS": "200", "DAGSTER_HOME": ""},
     )
     assert result.exit_code == 0, result.output
     assert "Loading datasets through their contracts" in result.output
