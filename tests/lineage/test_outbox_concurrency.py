@@ -43,12 +43,17 @@ def ship_until_empty(url: str, start_together: Any, report: str | None = None) -
     transport = CountingStoreTransport(url)
     shipper = OutboxShipper(engine, transport, time.time, batch_size=7)
     start_together.wait()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if shipper.ship_once() == 0:
-            with engine.connect() as conn:
-                if pending_count(conn) == 0:
-                    break
+    # Lockstep rounds: every shipper claims a batch in every round, so both really take part
+    # however the machine schedules them; between the two waits nobody ships, so all
+    # shippers see the same outbox and stop in the same round.
+    for _ in range(EVENTS):
+        shipper.ship_once()
+        start_together.wait(timeout=60)
+        with engine.connect() as conn:
+            empty = pending_count(conn) == 0
+        start_together.wait(timeout=60)
+        if empty:
+            break
     transport.close()
     engine.dispose()
     if report is not None:
