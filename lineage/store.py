@@ -40,17 +40,25 @@ lineage_events = sa.Table(
     comment="Every OpenLineage run event received, once each (event_id is its identity hash).",
 )
 
+
+def _event_edge_columns() -> list[sa.Column[Any]]:
+    """The columns every per-event edge table starts with: its id, event and run."""
+    return [
+        sa.Column("id", _ID, primary_key=True),
+        sa.Column(
+            "event_id",
+            sa.String(64),
+            sa.ForeignKey("lineage_events.event_id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("run_id", sa.Text, nullable=False),
+    ]
+
+
 lineage_dataset_edges = sa.Table(
     "lineage_dataset_edges",
     metadata,
-    sa.Column("id", _ID, primary_key=True),
-    sa.Column(
-        "event_id",
-        sa.String(64),
-        sa.ForeignKey("lineage_events.event_id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    sa.Column("run_id", sa.Text, nullable=False),
+    *_event_edge_columns(),
     sa.Column("event_type", sa.Text),
     sa.Column("job_namespace", sa.Text, nullable=False),
     sa.Column("job_name", sa.Text, nullable=False),
@@ -74,14 +82,7 @@ lineage_dataset_edges = sa.Table(
 lineage_column_edges = sa.Table(
     "lineage_column_edges",
     metadata,
-    sa.Column("id", _ID, primary_key=True),
-    sa.Column(
-        "event_id",
-        sa.String(64),
-        sa.ForeignKey("lineage_events.event_id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    sa.Column("run_id", sa.Text, nullable=False),
+    *_event_edge_columns(),
     sa.Column("output_namespace", sa.Text, nullable=False),
     sa.Column("output_name", sa.Text, nullable=False),
     # NULL: the input affects the output dataset as a whole (a filter or join key).
