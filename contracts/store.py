@@ -113,7 +113,10 @@ def make_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
-def ensure_schema(engine: Engine) -> None:
-    """Create any missing store tables (idempotent)."""
-    all_store_tables()
-    metadata.create_all(engine)
+def create_store_tables(engine: Engine) -> None:
+    """Create any missing sharing-store table derived from a contract (idempotent).
+
+    Only the contracts' tables: Tillit's own tables are created by the migrations
+    (``tillit db upgrade``). A contract's major version is a new table the pipeline fills.
+    """
+    metadata.create_all(engine, tables=all_store_tables())
