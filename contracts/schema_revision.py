@@ -3,8 +3,8 @@
 Tillit's own tables (quarantine, loads, audit, receipts, disclosures, restrictions, replay
 cache, lineage) are created and changed only by the Alembic migrations in ``tillit.migrations``
 (``tillit db upgrade``). The broker and the pipeline never create them; they read the
-revision Alembic records in ``alembic_version`` and refuse to start when the database is behind
-this release, so a replica never runs against a schema it was not written for.
+revision Alembic records in ``tillit_alembic_version`` and refuse to start when the database
+is behind this release, so a replica never runs against a schema it was not written for.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ A test checks this against the migration scripts, so adding a migration without 
 here (or the reverse) fails the suite.
 """
 
-VERSION_TABLE: Final = "alembic_version"
+VERSION_TABLE: Final = "tillit_alembic_version"
 UPGRADE_HINT: Final = "run `tillit db upgrade` against this database first"
 
 

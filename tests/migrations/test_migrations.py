@@ -59,7 +59,7 @@ def test_upgrade_head_on_an_empty_database_matches_the_code(engine: Engine) -> N
     assert (result.before, result.after, result.adopted) == (None, head(), False)
     # ...and afterwards nothing: no table, column, type, index, constraint or comment differs.
     assert differences(engine) == []
-    assert tables(engine) == owned_table_names() | {"alembic_version"}
+    assert tables(engine) == owned_table_names() | {"tillit_alembic_version"}
 
 
 def test_upgrade_is_idempotent_and_keeps_the_data(engine: Engine) -> None:
@@ -83,7 +83,7 @@ def test_downgrade_to_base_leaves_no_tillit_table(engine: Engine) -> None:
     result = downgrade(engine, "base")
     assert (result.before, result.after) == (head(), None)
     # Alembic's own bookkeeping table stays, empty; every table Tillit owns is gone.
-    assert tables(engine) <= {"alembic_version"}
+    assert tables(engine) <= {"tillit_alembic_version"}
     assert current(engine) is None
     assert upgrade(engine).after == head()
 
@@ -135,6 +135,6 @@ def test_every_table_the_code_defines_is_migrated(tmp_path: Path) -> None:
     defined = set(metadata.tables) - contract_table_names()
     engine = make_engine(f"sqlite:///{tmp_path / 'tillit.db'}")
     upgrade(engine)
-    assert defined == tables(engine) - {"alembic_version"}
+    assert defined == tables(engine) - {"tillit_alembic_version"}
     assert not contract_table_names() & tables(engine)
     engine.dispose()

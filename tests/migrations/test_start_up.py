@@ -51,7 +51,7 @@ def test_a_database_a_newer_release_migrated_is_served_with_a_warning(
     engine = make_engine(_url(tmp_path))
     upgrade(engine)
     with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+        conn.execute(sa.text("UPDATE tillit_alembic_version SET version_num = '9999'"))
     with caplog.at_level(logging.WARNING):
         require_current_schema(engine)
     assert "newer than this release" in caplog.text
@@ -73,7 +73,7 @@ def test_db_commands_upgrade_show_and_downgrade(tmp_path: Path) -> None:
     assert "audit_log" in sa.inspect(make_engine(_url(tmp_path))).get_table_names()
     dropped = runner.invoke(app, ["db", "downgrade", "base", "--yes", *url])
     assert dropped.exit_code == 0, dropped.output
-    assert sa.inspect(make_engine(_url(tmp_path))).get_table_names() == ["alembic_version"]
+    assert sa.inspect(make_engine(_url(tmp_path))).get_table_names() == ["tillit_alembic_version"]
 
 
 def test_db_upgrade_sql_prints_the_ddl_without_touching_the_database(tmp_path: Path) -> None:

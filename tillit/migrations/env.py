@@ -7,6 +7,7 @@ from typing import Any
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from contracts.schema_revision import VERSION_TABLE
 from contracts.store import make_engine
 from tillit.migrations.metadata import include_object, owned_metadata
 
@@ -17,6 +18,8 @@ def _configure(**options: Any) -> None:
     context.configure(
         target_metadata=owned_metadata(),
         include_object=include_object,
+        # Not Alembic's default name: Dagster's PostgreSQL storage keeps its own alembic_version.
+        version_table=VERSION_TABLE,
         compare_type=True,
         # SQLite alters a table by copying it; batch mode does that for ALTER operations.
         render_as_batch=True,

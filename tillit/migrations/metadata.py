@@ -7,6 +7,8 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
+from contracts.schema_revision import VERSION_TABLE
+
 OWNING_MODULES: Final = (
     "contracts.store",
     "lineage.store",
@@ -44,6 +46,6 @@ def include_object(
 ) -> bool:
     """Alembic's filter: compare and migrate Tillit's own tables, never the contracts' tables."""
     if type_ == "table":
-        return name not in contract_table_names()
+        return name != VERSION_TABLE and name not in contract_table_names()
     table = getattr(obj, "table", None)
     return table is None or table.name not in contract_table_names()
