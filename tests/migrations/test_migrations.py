@@ -138,3 +138,15 @@ def test_every_table_the_code_defines_is_migrated(tmp_path: Path) -> None:
     assert defined == tables(engine) - {"tillit_alembic_version"}
     assert not contract_table_names() & tables(engine)
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_two_concurrent_upgrades_migrate_once(postgres_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine = make_engine(postgres_url)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda _: upgrade(engine), range(2)))
+    engine.dispose()
+    # The advisory lock makes the second wait, then find the database at head.
+    assert sorted((r.before or "", r.after) for r in results) == [("", head()), (head(), head())]
