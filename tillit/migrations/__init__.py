@@ -44,7 +44,7 @@ def alembic_config(
     connection: Connection | None = None, *, database_url: str | None = None
 ) -> Config:
     """Alembic's configuration for the packaged scripts, on a connection or a URL."""
-    config = Config(output_buffer=io.StringIO())
+    config = Config()
     config.set_main_option("script_location", SCRIPT_LOCATION)
     config.set_main_option("path_separator", "os")
     if database_url is not None:
@@ -101,10 +101,10 @@ def downgrade(engine: Engine, revision: str) -> UpgradeResult:
 
 def upgrade_sql(database_url: str, revision: str = "head") -> str:
     """The SQL an upgrade from an empty database would run, for review (offline mode)."""
+    buffer = io.StringIO()
     config = alembic_config(database_url=database_url)
+    config.output_buffer = buffer
     command.upgrade(config, revision, sql=True)
-    buffer = config.output_buffer
-    assert isinstance(buffer, io.StringIO)  # noqa: S101  (set by alembic_config)
     return buffer.getvalue()
 
 
