@@ -101,11 +101,14 @@ def _require_migrated(database_url: str) -> None:
 
 
 def _migrate(database_url: str) -> None:
-    from tillit.migrations import upgrade
+    from tillit.migrations import AdoptionError, upgrade
 
     engine = make_engine(database_url)
     try:
         result = upgrade(engine)
+    except AdoptionError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=1) from error
     finally:
         engine.dispose()
     if result.before != result.after:
