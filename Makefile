@@ -8,7 +8,7 @@ export TILLIT_DATABASE_URL ?= sqlite:///$(CURDIR)/var/tillit.db
 export TILLIT_LEGACY_DIR ?= $(CURDIR)/var/legacy
 PEOPLE ?= 10000
 
-.PHONY: install demo test lint typecheck ui clean
+.PHONY: install demo test lint typecheck ui clean dagster-home
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,11 +18,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
-	mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
+# Dagster's own storage: PostgreSQL when TILLIT_DAGSTER_PG_URL is set, SQLite otherwise.
+# Installed on every run, so setting or unsetting the variable takes effect at once.
+DAGSTER_CONFIG = $(if $(TILLIT_DAGSTER_PG_URL),dagster-postgres.yaml,dagster.yaml)
 
-demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+dagster-home:
+	mkdir -p $(DAGSTER_HOME)
+	cp $(DAGSTER_CONFIG) $(DAGSTER_HOME)/dagster.yaml
+
+demo: $(STAMP) dagster-home
 	$(BIN)/tillit demo --people $(PEOPLE)
 
 lint: $(STAMP)
@@ -35,7 +39,7 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest
 
-ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+ui: $(STAMP) dagster-home
 	$(BIN)/dagster dev -w workspace.yaml
 
 clean:

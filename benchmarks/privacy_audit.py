@@ -17,7 +17,8 @@ from sqlalchemy.engine import Engine
 import broker.audit as audit
 from benchmarks.harness import Result, median_seconds
 from broker.privacy.pseudonym import Pseudonymiser
-from contracts.store import ensure_schema, make_engine
+from contracts.store import make_engine
+from tillit.migrations import upgrade
 
 KEY = b"k" * 32
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -83,7 +84,7 @@ def entry(number: int) -> audit.AuditEntry:
 def fresh_store() -> Iterator[Engine]:
     with tempfile.TemporaryDirectory(prefix="tillit-bench-audit-") as folder:
         engine = make_engine(f"sqlite:///{Path(folder) / 'audit.db'}")
-        ensure_schema(engine)
+        upgrade(engine)
         try:
             yield engine
         finally:

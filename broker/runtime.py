@@ -21,7 +21,8 @@ from broker.config.settings import BrokerSecrets, BrokerSettings
 from broker.policy.index import AgreementIndex
 from contracts.base import Contract
 from contracts.registry import all_contracts
-from contracts.store import ensure_schema, make_engine
+from contracts.schema_revision import require_current_schema
+from contracts.store import create_store_tables, make_engine
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
@@ -62,7 +63,9 @@ def build_runtime(
     config = load_config(settings.config_dir, datasets)
     secrets = settings.resolve_secrets()
     engine = make_engine(settings.database_url)
-    ensure_schema(engine)
+    # Tillit's own tables come from `tillit db upgrade`; a replica never migrates on its own.
+    require_current_schema(engine)
+    create_store_tables(engine)
     # Replays are remembered in the database, so every worker process refuses a spent token.
     replay_cache = replay_cache or DatabaseReplayCache(engine, clock)
     provider = jwks or JwksProvider(

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from contracts.base import Contract, FieldSpec
+
+logger = logging.getLogger(__name__)
 
 metadata = sa.MetaData()
 
@@ -113,7 +116,75 @@ def make_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
-def ensure_schema(engine: Engine) -> None:
-    """Create any missing store tables (idempotent)."""
-    all_store_tables()
-    metadata.create_all(engine)
+def _generic(type_: sa.types.TypeEngine[Any]) -> type[Any]:
+    try:
+        return type(type_.as_generic())
+    except NotImplementedError:
+        return type(type_)
+
+
+def _same_type(stored: sa.types.TypeEngine[Any], wanted: sa.types.TypeEngine[Any]) -> bool:
+    # Reflection may return a subclass (DOUBLE PRECISION for Float), so either direction counts.
+    have, want = _generic(stored), _generic(wanted)
+    return issubclass(have, want) or issubclass(want, have)
+
+
+def store_table_drift(conn: Connection, contract: Contract) -> list[str]:
+    """How a contract's table in the database differs from the contract; empty if it matches."""
+    table = store_table(contract)
+    inspector = sa.inspect(conn)
+    if not inspector.has_table(table.name):
+        return [f"table {table.name} does not exist"]
+    stored = {column["name"]: column for column in inspector.get_columns(table.name)}
+    drift = [
+        f"column {name} is no longer in the contract" for name in stored.keys() - table.c.keys()
+    ]
+    for column in table.columns:
+        found = stored.get(column.name)
+        if found is None:
+            drift.append(f"column {column.name} is new")
+        elif not _same_type(found["type"], column.type):
+            drift.append(
+                f"column {column.name} is {found['type']}, the contract says {column.type}"
+            )
+        elif bool(found["nullable"]) != bool(column.nullable):
+            drift.append(f"column {column.name} nullability changed")
+    primary_key = inspector.get_pk_constraint(table.name).get("constrained_columns") or []
+    if sorted(primary_key) != sorted(column.name for column in table.primary_key):
+        drift.append(f"the primary key is {primary_key}")
+    return sorted(drift)
+
+
+def empty_store_table(conn: Connection, contract: Contract) -> sa.Table:
+    """Empty a contract's table in the caller's transaction, rebuilding it if the contract changed.
+
+    A contract version that adds, removes or retypes a column makes the stored table differ from
+    the contract; the table is then dropped and created from the contract in the same
+    transaction as its refill, so a failed load leaves the old table and rows in place.
+    """
+    table = store_table(contract)
+    if not sa.inspect(conn).has_table(table.name):
+        table.create(conn)
+        return table
+    # The DELETE comes first: it opens the transaction on SQLite, which the DDL then joins.
+    conn.execute(table.delete())
+    drift = store_table_drift(conn, contract)
+    if drift:
+        logger.warning(
+            "Rebuilding table %s for contract version %s: %s",
+            table.name,
+            contract.version,
+            "; ".join(drift),
+        )
+        table.drop(conn)
+        table.create(conn)
+    return table
+
+
+def create_store_tables(engine: Engine) -> None:
+    """Create any missing sharing-store table derived from a contract (idempotent).
+
+    Only the contracts' tables: Tillit's own tables are created by the migrations
+    (``tillit db upgrade``). A contract's major version is a new table the pipeline fills.
+    """
+    metadata.create_all(engine, tables=all_store_tables())

@@ -57,11 +57,6 @@ lineage_outbox = sa.Table(
 )
 
 
-def ensure_outbox_schema(engine: Engine) -> None:
-    """Create the outbox table if missing (idempotent)."""
-    metadata.create_all(engine, tables=[lineage_outbox])
-
-
 def _utc(when: datetime) -> datetime:
     if when.tzinfo is None:
         raise ValueError("outbox times must be timezone-aware")

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -138,19 +138,6 @@ lineage_graph_fields = sa.Table(
     sa.Column("last_seen", _TIME, nullable=False),
     comment="Each distinct field-to-field edge once, with when it was first and last reported.",
 )
-
-LINEAGE_TABLES: Final = (
-    lineage_events,
-    lineage_dataset_edges,
-    lineage_column_edges,
-    lineage_graph_edges,
-    lineage_graph_fields,
-)
-
-
-def ensure_lineage_schema(engine: Engine) -> None:
-    """Create any missing lineage store tables (idempotent)."""
-    metadata.create_all(engine, tables=list(LINEAGE_TABLES))
 
 
 def event_time_utc(event: LineageEvent) -> datetime:

@@ -25,8 +25,9 @@ from openlineage.client.transport import (
 from openlineage.client.transport.noop import NoopConfig, NoopTransport
 from openlineage.client.utils import deep_merge_dicts
 
+from contracts.schema_revision import require_current_schema
 from contracts.store import make_engine
-from lineage.store import LineageEvent, LineageStore, ensure_lineage_schema
+from lineage.store import LineageEvent, LineageStore
 
 if TYPE_CHECKING:
     from openlineage.client.client import Event
@@ -70,7 +71,7 @@ class TillitStoreTransport(Transport):
         self._owns_engine = store is None
         if store is None:
             engine = make_engine(config.database_url)
-            ensure_lineage_schema(engine)
+            require_current_schema(engine)  # the lineage tables come from `tillit db upgrade`
             store = LineageStore(engine)
         self.store = store
 

@@ -17,7 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from contracts.base import Contract
-from contracts.store import RUN_ID, SOURCE_REF, dataset_loads, quarantine, store_table
+from contracts.store import (
+    RUN_ID,
+    SOURCE_REF,
+    dataset_loads,
+    empty_store_table,
+    quarantine,
+)
 from contracts.validation import ContractValidator, validate_computed
 
 BeforeCommit = Callable[[Connection, "LoadStats"], None]
@@ -119,10 +125,9 @@ def load_source_dataset(
     ``before_commit`` runs inside the transaction (the lineage event is queued there), so the
     dataset and the record of its load commit together."""
     validator = ContractValidator(contract, known_keys(engine, contract))
-    table = store_table(contract)
     stats = LoadStats(contract.name)
     with engine.begin() as conn:
-        conn.execute(table.delete())
+        table = empty_store_table(conn, contract)
         conn.execute(quarantine.delete().where(quarantine.c.dataset == contract.name))
         for chunk in chunks:
             result = validator.validate(chunk)
@@ -157,11 +162,10 @@ def replace_computed_dataset(
     A computed row that breaks its contract is a defect in Tillit, not in a source, so it fails
     the write instead of going to quarantine.
     """
-    table = store_table(contract)
     stats = LoadStats(contract.name)
     chunks = [frames] if isinstance(frames, pd.DataFrame) else frames
     with engine.begin() as conn:
-        conn.execute(table.delete())
+        table = empty_store_table(conn, contract)
         for chunk in chunks:
             rows = validate_computed(contract, chunk).assign(
                 **{SOURCE_REF: source_ref, RUN_ID: run_id}

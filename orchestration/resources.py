@@ -8,7 +8,8 @@ from pathlib import Path
 import dagster as dg
 from sqlalchemy.engine import Engine
 
-from contracts.store import ensure_schema, make_engine
+from contracts.schema_revision import require_current_schema
+from contracts.store import create_store_tables, make_engine
 from orchestration.legacy import DropInfo, read_drop_info
 from orchestration.lineage import LineageResource
 
@@ -23,11 +24,15 @@ class StoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     database_url: str = DEFAULT_DATABASE_URL
 
     def engine(self) -> Engine:
-        """A pooled engine for this URL with the store schema in place (one per process)."""
+        """A pooled engine for this URL (one per process), the contracts' tables in place.
+
+        Refuses a database not migrated to this release (``tillit db upgrade``).
+        """
         engine = _ENGINES.get(self.database_url)
         if engine is None:
             engine = make_engine(self.database_url)
-            ensure_schema(engine)
+            require_current_schema(engine)
+            create_store_tables(engine)
             _ENGINES[self.database_url] = engine
         return engine
 

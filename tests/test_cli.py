@@ -160,6 +160,14 @@ def test_contracts_lint_passes_and_reports_file_and_field(tmp_path: Path, monkey
 def test_pipeline_run_shows_progress_and_lineage_traces_it(
     tmp_path: Path, legacy_drop: Path
 ) -> None:
+    store = f"sqlite:///{tmp_path}/store.db"
+    refused = runner.invoke(
+        app, ["pipeline", "run", "--database-url", store, "--legacy-dir", str(legacy_drop)]
+    )
+    assert refused.exit_code == 1
+    assert "tillit db upgrade" in refused.output
+    migrated = runner.invoke(app, ["db", "upgrade", "--database-url", store])
+    assert migrated.exit_code == 0, migrated.output
     result = runner.invoke(
         app,
         [

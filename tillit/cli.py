@@ -1,4 +1,4 @@
-"""The ``tillit`` command: contracts, legacy data, the pipeline and the demo."""
+"""The ``tillit`` command: contracts, legacy data, the pipeline, the store's schema and the demo."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import typer
 
 from tillit.broker_cli import broker_app, dev_token
 from tillit.contracts_cli import contracts_app
+from tillit.db_cli import db_app
 from tillit.governance_cli import agreements_app, policy_app
 from tillit.lineage_cli import lineage_app
 from tillit.pipeline_cli import demo, pipeline_app
@@ -24,6 +25,7 @@ app.command("dev-token")(dev_token)
 app.add_typer(agreements_app, name="agreements")
 app.add_typer(policy_app, name="policy")
 app.add_typer(lineage_app, name="lineage")
+app.add_typer(db_app, name="db")
 
 
 def _add_subcommands() -> None:

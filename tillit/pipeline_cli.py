@@ -86,12 +86,42 @@ def running_wait(running: Future[Any], seconds: float) -> None:
     wait([running], timeout=seconds)
 
 
+def _require_migrated(database_url: str) -> None:
+    """Stop with the reason before a run that every step would fail the same way."""
+    from contracts.schema_revision import SchemaNotCurrentError, require_current_schema
+
+    engine = make_engine(database_url)
+    try:
+        require_current_schema(engine)
+    except SchemaNotCurrentError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=1) from error
+    finally:
+        engine.dispose()
+
+
+def _migrate(database_url: str) -> None:
+    from tillit.migrations import AdoptionError, upgrade
+
+    engine = make_engine(database_url)
+    try:
+        result = upgrade(engine)
+    except AdoptionError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=1) from error
+    finally:
+        engine.dispose()
+    if result.before != result.after:
+        console.print(f"Migrated the store's schema to revision {result.after}.")
+
+
 def run_and_report(database_url: str, legacy_dir: Path) -> bool:
     """Run the pipeline with a progress bar and print what landed; True on success."""
     import dagster as dg
 
     from orchestration.run import run_pipeline
 
+    _require_migrated(database_url)
     instance = None
     if home := os.environ.get("DAGSTER_HOME"):
         # Runs go to the same history `make ui` shows; a fresh checkout has no folder yet.
@@ -136,11 +166,13 @@ def demo(
     legacy_dir: LegacyDir = Path("var/legacy"),
     serve: Annotated[bool, typer.Option(help="Start the broker on 127.0.0.1:8000 after.")] = True,
 ) -> None:
-    """Generate the legacy systems, run the pipeline, show what landed, then serve the broker."""
+    """Generate the legacy systems, migrate the store, run the pipeline, show what landed, then
+    serve the broker."""
     from orchestration.legacy.cli import generate_with_progress
     from tillit.demo import show_example_requests, start_broker
 
     generate_with_progress(legacy_dir, people=people, seed=seed, defect_rate=0.02)
+    _migrate(database_url)  # what `tillit db upgrade` does before a release is rolled out
     if not run_and_report(database_url, legacy_dir):
         raise typer.Exit(code=1)
     os.environ.setdefault("TILLIT_DEMO_MODE", "true")

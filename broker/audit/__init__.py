@@ -1,7 +1,6 @@
 """Append-only, hash-chained, tamper-evident audit log of every share decision.
 
-Importing this package registers its tables on ``contracts.store.metadata``, so
-``contracts.store.ensure_schema`` creates them.
+Its tables are created and changed by the migrations in ``tillit.migrations``.
 """
 
 from broker.audit.chain import AUDIT_LOCK_KEY, append, audit_transaction, chain_head

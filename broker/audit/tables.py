@@ -1,4 +1,4 @@
-"""The audit log tables, on the sharing store's metadata so that ensure_schema creates them."""
+"""The audit log tables, on the sharing store's metadata (migrated by ``tillit db upgrade``)."""
 
 from __future__ import annotations
 

@@ -19,8 +19,9 @@ from sqlalchemy.engine import Engine
 from broker.auth.clock import system_clock
 from broker.auth.replay_db import DatabaseReplayCache, token_replay
 from broker.errors import ServiceUnavailable
-from contracts.store import make_engine, metadata
+from contracts.store import make_engine
 from tests.broker.tokens import T0, FakeClock
+from tillit.migrations import upgrade
 
 ISSUER = "https://idp.kela.fi"
 WORKERS = 2
@@ -38,7 +39,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
-    metadata.create_all(engine, tables=[token_replay])
+    upgrade(engine)
     yield engine
     engine.dispose()
 

@@ -17,7 +17,8 @@ from contracts.catalog import describe
 from contracts.define import define_contract
 from contracts.errors import ContractError
 from contracts.registry import all_contracts, get_contract
-from contracts.store import ensure_schema, make_engine, store_table
+from contracts.store import make_engine, store_table
+from tests.schema import prepare_store
 
 GOOD: dict[str, Any] = {
     "name": "pupils",
@@ -122,7 +123,7 @@ def test_the_store_table_is_derived_from_the_contract() -> None:
 
 def test_the_schema_is_created_in_a_real_database(tmp_path: Any) -> None:
     engine = make_engine(f"sqlite:///{tmp_path}/nested/store.db")
-    ensure_schema(engine)
+    prepare_store(engine)
     tables = set(sa.inspect(engine).get_table_names())
     assert {contract.name for contract in all_contracts()} | {
         "quarantine",

@@ -15,7 +15,6 @@ from openlineage.client.serde import Serde
 from openlineage.client.transport import Transport
 from sqlalchemy.engine import Engine
 
-import broker.audit  # noqa: F401  (registers the audit tables before ensure_schema)
 from broker.audit import append, audit_log, audit_transaction
 from contracts.registry import get_contract
 from lineage.events import PipelineRun, pipeline_complete, share_complete, to_dict

@@ -14,11 +14,12 @@ import pytest
 import sqlalchemy as sa
 from openlineage.client.serde import Serde
 
-from contracts.store import ensure_schema, make_engine
+from contracts.store import make_engine
 from lineage.outbox import OutboxShipper, enqueue, lineage_outbox, pending_count
 from lineage.store import event_id, lineage_events
 from lineage.transports import TillitStoreConfig, TillitStoreTransport
 from tests.lineage.test_store import T0, share_event
+from tests.schema import prepare_store
 
 EVENTS = 150
 SHIPPERS = 2
@@ -63,7 +64,7 @@ def ship_until_empty(url: str, start_together: Any, report: str | None = None) -
 
 def _fill(url: str) -> list[str]:
     engine = make_engine(url)
-    ensure_schema(engine)
+    prepare_store(engine)
     events = [share_event(index) for index in range(EVENTS)]
     with engine.begin() as conn:
         for event in events:

@@ -17,8 +17,7 @@ from openlineage.client.facet_v2 import column_lineage_dataset, parent_run
 from openlineage.client.serde import Serde
 from sqlalchemy.engine import Engine
 
-import lineage.outbox  # noqa: F401  (registers the outbox table before ensure_schema)
-from contracts.store import ensure_schema, make_engine
+from contracts.store import make_engine
 from lineage.store import (
     LineageStore,
     event_id,
@@ -26,6 +25,7 @@ from lineage.store import (
     lineage_dataset_edges,
     lineage_events,
 )
+from tests.schema import prepare_store
 
 POPULATION = "legacy://population-register"
 STORE = "tillit://store"
@@ -56,7 +56,7 @@ class FakeClock:
 def lineage_engine(path: Path) -> Engine:
     """A file SQLite store with the whole schema, lineage tables included."""
     engine = make_engine(f"sqlite:///{path / 'tillit.db'}")
-    ensure_schema(engine)
+    prepare_store(engine)
     return engine
 
 
@@ -279,7 +279,7 @@ def test_lineage_queries_are_answered_from_an_index(engine: Engine, query: str, 
 @pytest.mark.postgres
 def test_postgresql_stores_each_event_once(postgres_url: str) -> None:
     engine = make_engine(postgres_url)
-    ensure_schema(engine)
+    prepare_store(engine)
     store = LineageStore(engine)
     event = run_event(columns={"district": [(POPULATION, "persons.csv", "postal_code")]})
 

@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from openlineage.client.transport import CompositeTransport, HttpTransport
 from sqlalchemy.engine import Engine
 
-import broker.audit  # noqa: F401  (registers the audit tables before ensure_schema)
 from broker.audit import append, audit_transaction
 from lineage.outbox import OutboxShipper, enqueue, lineage_outbox, pending_count
 from lineage.store import event_id, lineage_events

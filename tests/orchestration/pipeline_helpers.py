@@ -11,11 +11,14 @@ import sqlalchemy as sa
 from contracts.registry import all_contracts
 from contracts.store import make_engine
 from orchestration.run import run_pipeline
+from tests.schema import migrate
 
 
 def run(database_url: str, legacy_dir: Path) -> dg.ExecuteInProcessResult:
-    """One in-process run on an ephemeral Dagster instance."""
-    return run_pipeline(database_url, str(legacy_dir), instance=dg.DagsterInstance.ephemeral())
+    """One in-process run on an ephemeral Dagster instance, on a migrated store."""
+    return run_pipeline(
+        migrate(database_url), str(legacy_dir), instance=dg.DagsterInstance.ephemeral()
+    )
 
 
 def row_counts(database_url: str) -> dict[str, int]:

@@ -73,11 +73,12 @@ def test_a_failed_load_records_fail_with_the_error(tmp_path: Path, legacy_drop: 
 
 def test_a_cancelled_load_records_abort_not_fail(tmp_path: Path) -> None:
     from contracts.registry import get_contract
-    from contracts.store import ensure_schema, make_engine
+    from contracts.store import make_engine
     from orchestration.lineage import LineageResource
+    from tests.schema import prepare_store
 
     engine = make_engine(f"sqlite:///{tmp_path}/store.db")
-    ensure_schema(engine)
+    prepare_store(engine)
 
     @dg.asset(name="persons")
     def cancelled(context) -> None:  # type: ignore[no-untyped-def]

@@ -10,9 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from contracts.registry import get_contract
-from contracts.store import ensure_schema, make_engine
+from contracts.store import make_engine
 from orchestration.legacy import READERS
 from orchestration.loading import load_source_dataset
+from tests.schema import prepare_store
 
 
 def _count(engine: sa.Engine, table: str) -> int:
@@ -22,7 +23,7 @@ def _count(engine: sa.Engine, table: str) -> int:
 
 def test_a_crash_half_way_leaves_the_previous_dataset(tmp_path: Path, legacy_drop: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path}/store.db")
-    ensure_schema(engine)
+    prepare_store(engine)
     persons = get_contract("persons")
     first = load_source_dataset(
         engine, persons, READERS["population_register"](legacy_drop, 200), run_id="r1"

@@ -29,10 +29,11 @@ AUDIENCE = "https://tillit.lahti.fi/broker"
 def loaded_store(tmp_path_factory: pytest.TempPathFactory, legacy_drop: Path) -> Path:
     """A SQLite store the pipeline has loaded once for the whole session."""
     from orchestration.run import run_pipeline
+    from tests.schema import migrate
 
     path = tmp_path_factory.mktemp("broker-store") / "store.db"
     result = run_pipeline(
-        f"sqlite:///{path}",
+        migrate(f"sqlite:///{path}"),
         str(legacy_drop),
         instance=dg.DagsterInstance.ephemeral(),
         log_level="ERROR",

@@ -37,9 +37,13 @@ def broker_on_postgres(
     postgres_url: str, legacy_drop: Path, broker_config: dict[str, Path]
 ) -> Iterator[str]:
     from orchestration.run import run_pipeline
+    from tests.schema import migrate
 
     loaded = run_pipeline(
-        postgres_url, str(legacy_drop), instance=dg.DagsterInstance.ephemeral(), log_level="ERROR"
+        migrate(postgres_url),
+        str(legacy_drop),
+        instance=dg.DagsterInstance.ephemeral(),
+        log_level="ERROR",
     )
     assert loaded.success
     port = _free_port()

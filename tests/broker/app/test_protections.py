@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -119,3 +120,13 @@ def test_every_data_endpoint_needs_a_token(client: TestClient, path: str) -> Non
     response = client.get(path)
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_the_broker_refuses_a_database_that_was_never_migrated(
+    settings: BrokerSettings, tmp_path: Path
+) -> None:
+    from contracts.schema_revision import SchemaNotCurrentError
+
+    empty = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'empty.db'}"})
+    with pytest.raises(SchemaNotCurrentError, match="run `tillit db upgrade`"):
+        create_app(empty)

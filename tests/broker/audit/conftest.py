@@ -9,9 +9,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.engine import Engine
 
-import broker.audit  # noqa: F401  (registers the audit tables before ensure_schema)
 from broker.audit import CheckpointSigner
-from contracts.store import ensure_schema, make_engine
+from contracts.store import make_engine
+from tests.schema import prepare_store
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def sqlite_url(tmp_path: Path) -> str:
     """URL of a fresh SQLite file database with the store schema."""
     url = f"sqlite:///{tmp_path / 'tillit.db'}"
     engine = make_engine(url)
-    ensure_schema(engine)
+    prepare_store(engine)
     engine.dispose()
     return url
 

@@ -10,8 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from broker.audit import audit_log, verify_chain
-from contracts.store import ensure_schema, make_engine
+from contracts.store import make_engine
 from tests.broker.audit.workers import append_records
+from tests.schema import prepare_store
 
 PER_WRITER = 60
 WRITERS = ("lahti-education", "phhyky-family-services")
@@ -68,10 +69,8 @@ def test_two_processes_append_to_one_sqlite_chain(sqlite_url: str) -> None:
 
 @pytest.mark.postgres
 def test_two_processes_append_to_one_postgresql_chain(postgres_url: str) -> None:
-    import broker.audit  # noqa: F401  (registers the audit tables before ensure_schema)
-
     engine = make_engine(postgres_url)
-    ensure_schema(engine)
+    prepare_store(engine)
     engine.dispose()
     run_in_processes(postgres_url)
     assert_one_complete_chain(postgres_url)

@@ -8,10 +8,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-import broker.audit  # noqa: F401  (registers the audit tables before ensure_schema)
 from broker.audit import CheckpointSigner, audit_checkpoints, audit_log, verify_chain
-from contracts.store import ensure_schema, make_engine
+from contracts.store import make_engine
 from tests.broker.audit.helpers import fill, set_record
+from tests.schema import prepare_store
 
 pytestmark = pytest.mark.postgres
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def pg_engine(postgres_url: str) -> Iterator[Engine]:
     engine = make_engine(postgres_url)
-    ensure_schema(engine)
+    prepare_store(engine)
     yield engine
     engine.dispose()
 
