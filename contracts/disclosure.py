@@ -194,6 +194,30 @@ def _protect_line(
     return True
 
 
+def _widen(
+    start: LinkedCell,
+    by_cell: Mapping[LinkedCell, list[Line]],
+    hidden: set[LinkedCell],
+    totals: set[LinkedCell],
+    values: Mapping[LinkedCell, int],
+) -> bool:
+    seen_cells, seen_lines = {start}, set()
+    frontier = [start]
+    while frontier:
+        following = []
+        for cell in frontier:
+            for line in by_cell.get(cell, []):
+                if id(line) in seen_lines:
+                    continue
+                seen_lines.add(id(line))
+                if _protect_line(line, hidden, totals, values):
+                    return True
+                following += [c for c in line.cells if c not in seen_cells]
+                seen_cells.update(line.cells)
+        frontier = following
+    return False
+
+
 def suppress_linked(
     values: Mapping[LinkedCell, int], lines: Sequence[Line], threshold: int
 ) -> set[LinkedCell]:
@@ -216,9 +240,9 @@ def suppress_linked(
         exposed = recomputable(values, hidden, lines)
         if not exposed:
             return hidden
-        # Combinations of lines can still pin a cell down: widen around one exposed cell.
-        cell = min(exposed)
-        if not any(_protect_line(line, hidden, totals, values) for line in by_cell[cell]):
+        # Combinations of lines can still pin a cell down: widen around one exposed cell,
+        # protecting the nearest line (through shared cells) that still has a published cell.
+        if not _widen(min(exposed), by_cell, hidden, totals, values):
             return hidden
 
 
