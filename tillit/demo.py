@@ -124,3 +124,7 @@ def show_indicators(console: Console, database_url: str) -> None:
             table.add_row(month + (" (provisional)" if row["provisional"] else ""), *cells)
         console.print(table)
     engine.dispose()
+    console.print(
+        f"Indicators for leaders: {BROKER_URL}/indicators — sign in with the code from "
+        "`.venv/bin/tillit dev-token --partner lahti-analytics`."
+    )
