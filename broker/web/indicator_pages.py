@@ -29,7 +29,7 @@ LEGAL_BASIS = "secondary_use_act_552_2019"
 PARTNER_KINDS = ("agency", "statistics")
 
 
-def _context(locale: Locale, runtime: BrokerRuntime, **extra: Any) -> dict[str, Any]:
+def _context(locale: Locale, **extra: Any) -> dict[str, Any]:
     page = indicator_locales()[locale.code]
     return {
         "lang": locale.code,
@@ -60,7 +60,7 @@ def _sign_in(request: Request, runtime: BrokerRuntime, token: str) -> Principal:
 def indicators_page(runtime: Runtime, locale: PageLocale) -> HTMLResponse:
     """The goals, their indicators, targets, contracts and lineage, and the sign-in form."""
     goals = goal_views(all_goals(), locale.code, runtime.engine, runtime.now())
-    return render_page("indicators.html", _context(locale, runtime, goals=goals, released=False))
+    return render_page("indicators.html", _context(locale, goals=goals, released=False))
 
 
 @router.post("/indicators", response_class=HTMLResponse)
@@ -79,7 +79,6 @@ def indicators_released(
         goals = goal_views(all_goals(), locale.code, runtime.engine, runtime.now())
         context = _context(
             locale,
-            runtime,
             goals=goals,
             released=False,
             error=ui[f"error_{error.status}"].format(code=code or error.status),
@@ -91,5 +90,5 @@ def indicators_released(
     partner = runtime.config.partners[principal.partner_id].name
     goals = goal_views(all_goals(), locale.code, runtime.engine, runtime.now(), releases, partner)
     return render_page(
-        "indicators.html", _context(locale, runtime, goals=goals, released=True), private=True
+        "indicators.html", _context(locale, goals=goals, released=True), private=True
     )

@@ -198,7 +198,7 @@ def _breakdown(
             texts.append(
                 "–" if point is None else _value_text(point, release.indicator, locale.ui, lang)
             )
-        rows.append((locale.segments[TOTAL] if district == TOTAL else district, texts))
+        rows.append((locale.ui["district_total"] if district == TOTAL else district, texts))
     return Breakdown(
         month=month,
         caption=locale.ui["breakdown_caption"].format(title=title, month=month),
