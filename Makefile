@@ -6,7 +6,9 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/var/dagster
 export TILLIT_DATABASE_URL ?= sqlite:///$(CURDIR)/var/tillit.db
 export TILLIT_LEGACY_DIR ?= $(CURDIR)/var/legacy
-PEOPLE ?= 10000
+# 100,000 people: enough children move in each month for city-wide indicator cells to
+# clear the suppression threshold (at 10,000 nearly every cell is suppressed).
+PEOPLE ?= 100000
 
 .PHONY: install demo test lint typecheck ui clean dagster-home
 

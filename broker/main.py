@@ -11,7 +11,15 @@ from fastapi import FastAPI
 
 from broker.api.limits import BodySizeLimitMiddleware, RateLimiter
 from broker.api.problems import install_problem_handlers
-from broker.api.routes import agreements, catalog, lineage, operations, shares, subjects
+from broker.api.routes import (
+    agreements,
+    catalog,
+    indicators,
+    lineage,
+    operations,
+    shares,
+    subjects,
+)
 from broker.config.settings import BrokerSettings
 from broker.runtime import BrokerRuntime, build_runtime
 from broker.sharing.service import ShareService
@@ -61,6 +69,7 @@ def create_app(
             {"name": "citizens", "description": "What was shared about me"},
             {"name": "operations", "description": "Audit verification and health"},
             {"name": "lineage", "description": "Where shared values came from"},
+            {"name": "indicators", "description": "Goals and indicators for leaders"},
         ],
     )
     app.state.runtime = runtime
@@ -71,7 +80,7 @@ def create_app(
     )
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
-    for module in (shares, catalog, agreements, subjects, operations, lineage):
+    for module in (shares, catalog, agreements, subjects, operations, lineage, indicators):
         app.include_router(module.router)
     app.include_router(web_pages)
     return app

@@ -8,6 +8,7 @@ from contracts.datasets.early_childhood import ECE_PLACEMENTS
 from contracts.datasets.family_services import FAMILY_SERVICE_CASES
 from contracts.datasets.indicators import (
     DAYCARE_DEMAND_BY_DISTRICT,
+    DAYCARE_WITHIN_FOUR_MONTHS,
     NEW_RESIDENT_FAMILIES_BY_MONTH,
 )
 from contracts.datasets.population import HOUSEHOLDS, PERSONS
@@ -23,6 +24,7 @@ CONTRACTS: tuple[Contract, ...] = (
     FAMILIES_MOVING_IN,
     DAYCARE_DEMAND_BY_DISTRICT,
     NEW_RESIDENT_FAMILIES_BY_MONTH,
+    DAYCARE_WITHIN_FOUR_MONTHS,
 )
 _BY_NAME = {contract.name: contract for contract in CONTRACTS}
 

@@ -1,10 +1,15 @@
-"""When the pipeline runs: every morning, and whenever a new legacy drop arrives."""
+"""When the pipeline runs: every morning, and whenever a new legacy drop arrives.
+
+Each run refreshes every dataset and the indicators' last twelve monthly partitions (up to the
+drop's month) in one run, so the indicators always match the data they were computed from.
+"""
 
 import json
 from pathlib import Path
 
 import dagster as dg
 
+from orchestration.assets.indicators import refresh_tags
 from orchestration.resources import LegacyDropResource
 
 refresh_all = dg.define_asset_job(
@@ -13,13 +18,19 @@ refresh_all = dg.define_asset_job(
     description="Load every legacy extract through its contract and recompute derived datasets.",
 )
 
-daily_refresh = dg.ScheduleDefinition(
+
+@dg.schedule(
     name="daily_refresh",
     job=refresh_all,
     cron_schedule="0 5 * * *",
     execution_timezone="Europe/Helsinki",
     description="Refresh the sharing store every morning before offices open.",
 )
+def daily_refresh(
+    context: dg.ScheduleEvaluationContext, legacy: LegacyDropResource
+) -> dg.RunRequest:
+    """One run of the whole store and the indicators' refreshed months."""
+    return dg.RunRequest(tags=refresh_tags(legacy))
 
 
 @dg.sensor(
@@ -39,7 +50,8 @@ def legacy_drop_sensor(
     drop_id = json.loads(drop_file.read_text(encoding="utf-8"))["drop_id"]
     if drop_id == context.cursor:
         return dg.SkipReason(f"drop {drop_id} already loaded")
+    tags = {"tillit/drop_id": drop_id, **refresh_tags(legacy)}
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=drop_id, tags={"tillit/drop_id": drop_id})],
+        run_requests=[dg.RunRequest(run_key=drop_id, tags=tags)],
         cursor=drop_id,
     )

@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from contracts.base import Contract
+from contracts.datasets.indicators import LINKED_TABLES
+from contracts.disclosure import table_problems
 from contracts.store import RUN_ID, SOURCE_REF, dataset_loads, quarantine, store_table
 from orchestration.resources import StoreResource
 
@@ -148,11 +150,27 @@ def disclosure_problems(frame: pd.DataFrame, contract: Contract) -> list[str]:
     return problems
 
 
+def linked_disclosure_problems(frame: pd.DataFrame, contract: Contract) -> list[str]:
+    """Per period of a linked table: small published cells, and suppressed cells that follow
+    from the published ones through the table's equations."""
+    layout, period = LINKED_TABLES[contract.name]
+    problems = []
+    for value, rows in frame.groupby(period, sort=True):
+        problems += [
+            f"{value}: {problem}"
+            for problem in table_problems(rows, layout, contract.min_cell_size)
+        ]
+    return problems
+
+
 def disclosure_control(conn: Connection, contract: Contract) -> dg.AssetCheckResult:
     """No published count is below the threshold, and no suppressed cell stands alone in a line
     whose total is published (it could be recomputed by subtraction)."""
     frame = pd.read_sql(sa.select(store_table(contract)), conn)
-    problems = disclosure_problems(frame, contract)
+    if contract.name in LINKED_TABLES:
+        problems = linked_disclosure_problems(frame, contract)
+    else:
+        problems = disclosure_problems(frame, contract)
     return dg.AssetCheckResult(
         passed=not problems,
         metadata={"problems": "; ".join(problems) or "none", "threshold": contract.min_cell_size},

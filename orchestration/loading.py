@@ -23,6 +23,7 @@ from contracts.store import (
     dataset_loads,
     empty_store_table,
     quarantine,
+    store_table,
 )
 from contracts.validation import ContractValidator, validate_computed
 
@@ -188,3 +189,29 @@ def iter_table(
         result = conn.execution_options(stream_results=True, yield_per=chunk_size).execute(query)
         for partition in result.partitions(chunk_size):
             yield pd.DataFrame(partition, columns=list(result.keys()))
+
+
+def replace_periods(
+    engine: Engine,
+    contract: Contract,
+    frame: pd.DataFrame,
+    *,
+    period_column: str,
+    periods: Iterable[str],
+    run_id: str,
+    source_ref: str,
+    before_commit: BeforeCommit | None = None,
+) -> LoadStats:
+    """Replace the rows of some periods (a partitioned asset's partitions) in one transaction,
+    validating them first; the other periods' rows stay as they were."""
+    table = store_table(contract)
+    rows = validate_computed(contract, frame).assign(**{SOURCE_REF: source_ref, RUN_ID: run_id})
+    stats = LoadStats(contract.name, rows_in=len(rows), rows_loaded=len(rows))
+    with engine.begin() as conn:
+        conn.execute(table.delete().where(table.c[period_column].in_(list(periods))))
+        if len(rows):
+            conn.execute(table.insert(), frame_records(rows))
+        _record_load(conn, stats, contract, run_id, None, None)
+        if before_commit is not None:
+            before_commit(conn, stats)
+    return stats

@@ -8,6 +8,7 @@ from tillit.broker_cli import broker_app, dev_token
 from tillit.contracts_cli import contracts_app
 from tillit.db_cli import db_app
 from tillit.governance_cli import agreements_app, policy_app
+from tillit.indicators_cli import indicators_app
 from tillit.lineage_cli import lineage_app
 from tillit.pipeline_cli import demo, pipeline_app
 
@@ -26,6 +27,7 @@ app.add_typer(agreements_app, name="agreements")
 app.add_typer(policy_app, name="policy")
 app.add_typer(lineage_app, name="lineage")
 app.add_typer(db_app, name="db")
+app.add_typer(indicators_app, name="indicators")
 
 
 def _add_subcommands() -> None:

@@ -83,3 +83,48 @@ def start_broker(console: Console) -> None:
 
     console.print(f"Broker on {BROKER_URL} — API docs at {BROKER_URL}/docs. Ctrl-C stops it.")
     uvicorn.run("broker.main:app", host="127.0.0.1", port=8000, log_level="warning")
+
+
+def show_indicators(console: Console, database_url: str) -> None:
+    """The city-wide monthly values of every indicator, as the pipeline stored them."""
+    import pandas as pd
+    import sqlalchemy as sa
+    from rich.table import Table
+
+    from contracts.leaders import all_goals
+    from contracts.registry import get_contract
+    from contracts.store import make_engine, store_table
+
+    engine = make_engine(database_url)
+    for goal in all_goals():
+        table = Table(title=f"Goal: {goal.statement['en']}")
+        table.add_column("month")
+        for indicator in goal.indicators:
+            table.add_column(indicator.title["en"], justify="right")
+        frames = {}
+        with engine.connect() as conn:
+            for asset in dict.fromkeys(i.asset for i in goal.indicators):
+                stored = store_table(get_contract(asset))
+                query = sa.select(stored).where(
+                    stored.c.district == "Total", stored.c.segment == "Total"
+                )
+                frames[asset] = pd.read_sql(query, conn).set_index("month").sort_index()
+        months = sorted({m for frame in frames.values() for m in frame.index})
+        for month in months:
+            cells = []
+            for indicator in goal.indicators:
+                row = frames[indicator.asset].loc[month]
+                denominator = row[indicator.denominator] if indicator.denominator else None
+                value = indicator.value(
+                    None if pd.isna(row[indicator.numerator]) else int(row[indicator.numerator]),
+                    None if denominator is None or pd.isna(denominator) else int(denominator),
+                )
+                unit = " %" if indicator.denominator else ""
+                cells.append("suppressed" if value is None else f"{value:g}{unit}")
+            table.add_row(month + (" (provisional)" if row["provisional"] else ""), *cells)
+        console.print(table)
+    engine.dispose()
+    console.print(
+        f"Indicators for leaders: {BROKER_URL}/indicators — sign in with the code from "
+        "`.venv/bin/tillit dev-token --partner lahti-analytics`."
+    )

@@ -169,12 +169,13 @@ def demo(
     """Generate the legacy systems, migrate the store, run the pipeline, show what landed, then
     serve the broker."""
     from orchestration.legacy.cli import generate_with_progress
-    from tillit.demo import show_example_requests, start_broker
+    from tillit.demo import show_example_requests, show_indicators, start_broker
 
     generate_with_progress(legacy_dir, people=people, seed=seed, defect_rate=0.02)
     _migrate(database_url)  # what `tillit db upgrade` does before a release is rolled out
     if not run_and_report(database_url, legacy_dir):
         raise typer.Exit(code=1)
+    show_indicators(console, database_url)
     os.environ.setdefault("TILLIT_DEMO_MODE", "true")
     os.environ["TILLIT_DATABASE_URL"] = database_url
     show_example_requests(console)

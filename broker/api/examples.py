@@ -102,3 +102,55 @@ def example_response(example: Any, description: str = "OK") -> dict[int | str, d
     return {
         200: {"description": description, "content": {"application/json": {"example": example}}}
     }
+
+
+INDICATOR: dict[str, Any] = {
+    "id": "daycare_place_within_four_months",
+    "goal": "daycare_for_families_moving_in",
+    "title": {
+        "fi": "Varhaiskasvatuspaikka neljässä kuukaudessa muutosta",
+        "sv": "Plats i småbarnspedagogik inom fyra månader efter flytten",
+        "en": "Daycare place within four months of moving in",
+    },
+    "description": {
+        "fi": "Osuus Lahteen muuttaneista 1–6-vuotiaista…",
+        "sv": "Andelen barn i åldern 1–6 år…",
+        "en": "Share of children aged 1–6 who moved to Lahti…",
+    },
+    "unit": "percent",
+    "target": {"value": 90.0, "direction": "at_least"},
+    "owner": "team:early-childhood-education",
+    "asset": "daycare_within_four_months",
+    "contracts": [
+        {
+            "name": "daycare_within_four_months",
+            "version": "1.0.0",
+            "catalog": "/catalog#daycare_within_four_months",
+        },
+        {"name": "persons", "version": "1.0.0", "catalog": "/catalog#persons"},
+    ],
+    "lineage": "/v1/lineage/datasets/tillit://store/daycare_within_four_months",
+    "share_id": "0b7e3c8e-4f7a-4a52-8a43-3f6d1c2b9a10",
+    "values": [
+        {
+            "month": "2026-06",
+            "district": "Total",
+            "segment": "Total",
+            "value": 84.6,
+            "numerator": 22,
+            "denominator": 26,
+            "provisional": False,
+            "meets_target": False,
+        },
+        {
+            "month": "2026-06",
+            "district": "Keskusta",
+            "segment": "Total",
+            "value": None,
+            "numerator": None,
+            "denominator": None,
+            "provisional": False,
+            "meets_target": None,
+        },
+    ],
+}

@@ -24,13 +24,17 @@ STYLESHEET_PATH = "/assets/tillit.css"
 @cache
 def environment() -> jinja2.Environment:
     """The template environment; autoescape is on for every template, undefined names fail."""
-    return jinja2.Environment(
+    from broker.web.leaders import nav_link_text
+
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("broker.web", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["indicators_link"] = nav_link_text
+    return env
 
 
 def render_page(

@@ -9,6 +9,8 @@ from pandera.typing import Series
 from contracts.base import Classification as C
 from contracts.base import governed
 from contracts.define import define_contract
+from contracts.disclosure import CountTable
+from contracts.reference import lahti_districts
 
 TOTAL = "Total"
 
@@ -103,3 +105,99 @@ NEW_RESIDENT_FAMILIES_BY_MONTH = define_contract(
     min_cell_size=5,
     aggregate=True,
 )
+
+
+# Segments of the households dataset an indicator may be broken down by: household type and
+# number of children are two breakdowns of the same families, each adding up to the total.
+HOUSEHOLD_TYPE_SEGMENTS = ("single_parent", "two_parents", "other_family")
+CHILDREN_SEGMENTS = ("1_child", "2_children", "3_or_more_children")
+SEGMENTS = (TOTAL, *HOUSEHOLD_TYPE_SEGMENTS, *CHILDREN_SEGMENTS)
+
+
+class DaycareWithinFourMonthsModel(pa.DataFrameModel):
+    """Children aged 1–6 who moved into Lahti from another municipality, by month of the move,
+    district and household segment, and how many of them had an early childhood education
+    place starting within four months of the move. Empty cells were suppressed because they,
+    or a cell they would reveal, were small."""
+
+    month: Series[str] = governed(
+        description="Month of the move (YYYY-MM)",
+        classification=C.PUBLIC,
+        source="persons.move_in_date",
+        str_matches=r"^\d{4}-\d{2}$",
+    )
+    district: Series[str] = governed(
+        description=f"Lahti service district, or {TOTAL!r}",
+        classification=C.PUBLIC,
+        source="persons.district",
+    )
+    segment: Series[str] = governed(
+        description=(
+            f"Household segment: {TOTAL!r}, a household type "
+            f"({', '.join(HOUSEHOLD_TYPE_SEGMENTS)}) or a number of children "
+            f"({', '.join(CHILDREN_SEGMENTS)})"
+        ),
+        classification=C.PUBLIC,
+        source="households.household_type",
+        isin=list(SEGMENTS),
+    )
+    children: Series[pd.Int64Dtype] = governed(
+        description="Children aged 1–6 who moved in",
+        classification=C.PUBLIC,
+        source="persons.birth_date",
+        nullable=True,
+        ge=0,
+    )
+    placed: Series[pd.Int64Dtype] = governed(
+        description="Of them, children whose placement started within four months of the move",
+        classification=C.PUBLIC,
+        source="ece_placements.start_date",
+        nullable=True,
+        ge=0,
+    )
+    not_placed: Series[pd.Int64Dtype] = governed(
+        description="Of them, children with no placement starting within four months",
+        classification=C.PUBLIC,
+        source="ece_placements.start_date",
+        nullable=True,
+        ge=0,
+    )
+    provisional: Series[bool] = governed(
+        description="True while four months have not yet passed since the end of the month",
+        classification=C.PUBLIC,
+        source="persons.move_in_date",
+    )
+
+    class Config:
+        strict = True
+
+
+DAYCARE_WITHIN_FOUR_MONTHS = define_contract(
+    DaycareWithinFourMonthsModel,
+    name="daycare_within_four_months",
+    version="1.0.0",
+    owner="team:city-analytics",
+    source_system="tillit",
+    purposes=("knowledge_management", "official_statistics"),
+    legal_basis="secondary_use_act_552_2019",
+    retention="P10Y",
+    primary_key=("month", "district", "segment"),
+    min_cell_size=5,
+    aggregate=True,
+)
+
+# The equations one month of the table exposes: districts add up to the city, each segment
+# breakdown adds up to all families, and placed + not placed add up to the children.
+DAYCARE_WITHIN_FOUR_MONTHS_CELLS = CountTable(
+    dimensions=(
+        ("district", (tuple(sorted(set(lahti_districts().values()))),)),
+        ("segment", (HOUSEHOLD_TYPE_SEGMENTS, CHILDREN_SEGMENTS)),
+    ),
+    measures=("children", "placed", "not_placed"),
+    measure_sums=(("children", ("placed", "not_placed")),),
+)
+PERIOD_COLUMN = "month"
+# Published tables laid out as linked count tables, with the column that splits them in periods.
+LINKED_TABLES: dict[str, tuple[CountTable, str]] = {
+    DAYCARE_WITHIN_FOUR_MONTHS.name: (DAYCARE_WITHIN_FOUR_MONTHS_CELLS, PERIOD_COLUMN),
+}

@@ -39,7 +39,8 @@ def test_a_run_records_start_and_complete_for_every_asset(
     for event in events:
         by_asset.setdefault(event["job"]["name"], set()).add(event["eventType"])
     assert by_asset["pipeline.persons"] == {"START", "COMPLETE"}
-    assert len(by_asset) == 8 and all(kinds == {"START", "COMPLETE"} for kinds in by_asset.values())
+    assert by_asset["pipeline.daycare_within_four_months"] == {"START", "COMPLETE"}
+    assert len(by_asset) == 9 and all(kinds == {"START", "COMPLETE"} for kinds in by_asset.values())
     persons = next(
         e for e in events if e["job"]["name"] == "pipeline.persons" and e["eventType"] == "COMPLETE"
     )

@@ -42,6 +42,8 @@ def _caller(path: str) -> tuple[str, str | None]:
         return "tillit-operations", None
     if path.startswith("/v1/subjects/"):
         return "suomi-citizen-portal", CITIZEN
+    if path.startswith("/v1/indicators"):
+        return "lahti-analytics", None  # the partner with an agreement: fuzz the release path
     return "lahti-education", None
 
 
