@@ -54,6 +54,7 @@ AUTHENTICATION_DETAILS: Mapping[str, str] = {
     "missing_claim": "The access token lacks a required claim.",
     "wrong_audience": "The access token is not addressed to this broker.",
     "wrong_token_type": "The token is not an RFC 9068 access token (typ at+jwt).",
+    "wrong_client": "The token's client_id is not the partner its issuer belongs to.",
     "missing_token": "A bearer access token is required.",
 }
 
