@@ -56,6 +56,7 @@ class Forge:
 
     config: BrokerConfig
     keys: Mapping[str, Path]
+    clock: Callable[[], float] = time.time
 
     def key(self, partner: str) -> ec.EllipticCurvePrivateKey:
         return load_private_key(self.keys[partner])
@@ -64,7 +65,7 @@ class Forge:
         return str(public_jwk(self.key(partner))["kid"])
 
     def claims(self, partner: str, **changes: Any) -> dict[str, Any]:
-        now = int(time.time())
+        now = int(self.clock())
         claims: dict[str, Any] = {
             "iss": self.config.partners[partner].issuer,
             "aud": AUDIENCE,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -120,7 +119,7 @@ def _claims(**changes: Any) -> Attack:
 
 def _times(exp: int, iat: int = 0, nbf: int | None = None) -> Attack:
     def build(forge: Forge) -> str:
-        now = int(time.time())
+        now = int(forge.clock())
         changes = {"exp": now + exp, "iat": now + iat}
         if nbf is not None:
             changes["nbf"] = now + nbf
