@@ -136,6 +136,14 @@ class PayloadTooLarge(TillitError):
     title = "Request body too large"
 
 
+class RequestTimeout(TillitError):
+    """The client did not send its request body within the configured time (408)."""
+
+    status = 408
+    code = "request_timeout"
+    title = "Request timeout"
+
+
 class RateLimited(TillitError):
     """The partner exceeded its request rate (429)."""
 
