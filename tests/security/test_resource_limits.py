@@ -135,3 +135,9 @@ def test_an_overlong_idempotency_key_is_a_422(client: TestClient, auth: Minter) 
     headers = {**auth("lahti-education"), "Idempotency-Key": "k" * 129}
     response = client.post("/v1/shares", json=ECE_REQUEST, headers=headers)
     assert_problem(response, 422, "invalid_request")
+
+
+def test_the_slow_body_answer_is_documented(client: TestClient) -> None:
+    responses = client.get("/openapi.json").json()["paths"]["/v1/shares"]["post"]["responses"]
+    examples = responses["408"]["content"]["application/problem+json"]["examples"]
+    assert {example["value"]["code"] for example in examples.values()} == {"request_timeout"}
