@@ -64,6 +64,14 @@ def require_partner(principal: CurrentPrincipal) -> Principal:
     return principal
 
 
+def require_partner_or_operator(principal: CurrentPrincipal) -> Principal:
+    """Partner agencies, statistics offices and operators; citizens' tokens never pass."""
+    if principal.kind not in ("agency", "statistics", "operator"):
+        raise Forbidden("this endpoint is for partner agencies and operators")
+    return principal
+
+
 Operator = Annotated[Principal, Depends(require_operator)]
 Citizen = Annotated[Principal, Depends(require_citizen)]
 Partner = Annotated[Principal, Depends(require_partner)]
+PartnerOrOperator = Annotated[Principal, Depends(require_partner_or_operator)]

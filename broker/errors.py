@@ -54,6 +54,7 @@ AUTHENTICATION_DETAILS: Mapping[str, str] = {
     "missing_claim": "The access token lacks a required claim.",
     "wrong_audience": "The access token is not addressed to this broker.",
     "wrong_token_type": "The token is not an RFC 9068 access token (typ at+jwt).",
+    "wrong_client": "The token's client_id is not the partner its issuer belongs to.",
     "missing_token": "A bearer access token is required.",
 }
 
@@ -133,6 +134,14 @@ class PayloadTooLarge(TillitError):
     status = 413
     code = "payload_too_large"
     title = "Request body too large"
+
+
+class RequestTimeout(TillitError):
+    """The client did not send its request body within the configured time (408)."""
+
+    status = 408
+    code = "request_timeout"
+    title = "Request timeout"
 
 
 class RateLimited(TillitError):

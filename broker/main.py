@@ -79,7 +79,11 @@ def create_app(
         rate_per_minute=settings.rate_limit_per_minute, clock=runtime.clock
     )
     install_problem_handlers(app)
-    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        body_read_timeout=settings.body_read_timeout_seconds,
+    )
     for module in (shares, catalog, agreements, subjects, operations, lineage, indicators):
         app.include_router(module.router)
     app.include_router(web_pages)

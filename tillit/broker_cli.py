@@ -55,6 +55,6 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
     """Serve ``broker.main:app`` with uvicorn (settings from TILLIT_* variables)."""
-    import uvicorn
+    from broker.server import serve as serve_broker
 
-    uvicorn.run("broker.main:app", host=host, port=port, workers=workers, log_level="info")
+    serve_broker(host, port, workers=workers)

@@ -79,10 +79,10 @@ def _keys_dir(settings: Any) -> Any:
 
 def start_broker(console: Console) -> None:
     """Serve the broker until interrupted."""
-    import uvicorn
+    from broker.server import serve
 
     console.print(f"Broker on {BROKER_URL} — API docs at {BROKER_URL}/docs. Ctrl-C stops it.")
-    uvicorn.run("broker.main:app", host="127.0.0.1", port=8000, log_level="warning")
+    serve("127.0.0.1", 8000, log_level="warning")
 
 
 def show_indicators(console: Console, database_url: str) -> None:

@@ -8,16 +8,20 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import anyio
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from broker.api.problems import ProblemResponse, invalid_request_problem
 from broker.auth.clock import Clock, system_clock
-from broker.errors import PayloadTooLarge, RateLimited
+from broker.errors import PayloadTooLarge, RateLimited, RequestTimeout, TillitError
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 DEFAULT_MAX_JSON_DEPTH = 32
+# A whole request body (at most 64 KiB by default) must arrive within this many seconds, so a
+# client dribbling its body cannot hold a connection and its buffer for ever.
+DEFAULT_BODY_READ_TIMEOUT_SECONDS = 30.0
 
 # A JSON string (possessive, so an unterminated one cannot make the scan quadratic) or a bracket.
 _JSON_TOKEN = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"?|[\[\]{}]', re.DOTALL)
@@ -57,7 +61,8 @@ def _declared_length(headers: Headers) -> int | None:
 
 
 class BodySizeLimitMiddleware:
-    """Answers 413 to bodies over `max_body_bytes` and 422 to JSON nested too deeply.
+    """Answers 413 to bodies over `max_body_bytes`, 408 to bodies slower than
+    `body_read_timeout` seconds, and 422 to JSON nested too deeply.
 
     Starlette's RequestBodyLimitMiddleware answers some oversized requests in text/plain and
     cannot see the nesting depth, so this one reads the body itself, up to the limit and never
@@ -70,10 +75,12 @@ class BodySizeLimitMiddleware:
         app: ASGIApp,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
+        body_read_timeout: float = DEFAULT_BODY_READ_TIMEOUT_SECONDS,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_json_depth = max_json_depth
+        self.body_read_timeout = body_read_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -86,8 +93,13 @@ class BodySizeLimitMiddleware:
             await self._reject(scope, receive, send, PayloadTooLarge(self._too_large_detail))
             return
         try:
-            body = await self._read_body(receive)
+            with anyio.fail_after(self.body_read_timeout):
+                body = await self._read_body(receive)
         except ClientDisconnect:
+            return
+        except TimeoutError:
+            detail = f"The request body did not arrive within {self.body_read_timeout:g} seconds."
+            await self._reject(scope, receive, send, RequestTimeout(detail))
             return
         if body is None:
             await self._reject(scope, receive, send, PayloadTooLarge(self._too_large_detail))
@@ -125,9 +137,12 @@ class BodySizeLimitMiddleware:
                 return bytes(body)
 
     @staticmethod
-    async def _reject(scope: Scope, receive: Receive, send: Send, error: PayloadTooLarge) -> None:
+    async def _reject(scope: Scope, receive: Receive, send: Send, error: TillitError) -> None:
         path = scope["path"]
-        response = ProblemResponse(error.to_problem(path), status_code=error.status)
+        # The connection is closed after the answer: the rest of a refused body is never read.
+        response = ProblemResponse(
+            error.to_problem(path), status_code=error.status, headers={"Connection": "close"}
+        )
         await response(scope, receive, send)
 
 

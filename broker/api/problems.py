@@ -25,6 +25,7 @@ from broker.errors import (
     PayloadTooLarge,
     PolicyDenied,
     RateLimited,
+    RequestTimeout,
     ServiceUnavailable,
     TillitError,
 )
@@ -211,6 +212,7 @@ def _example_problems(status: int) -> list[dict[str, Any]]:
         return [internal_error_problem()]
     else:
         known: dict[int, TillitError] = {
+            408: RequestTimeout(),
             409: Conflict(),
             413: PayloadTooLarge(),
             429: RateLimited(retry_after_seconds=30),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import binascii
+import json
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import jwt
+from jwt.utils import base64url_decode
 
 from broker.auth.clock import Clock
 from broker.auth.jwks import JwksProvider
@@ -61,6 +64,28 @@ def _bind_key(jwk: Mapping[str, Any], alg: str) -> jwt.PyJWK:
         raise _reject("unknown_key", f"unusable key: {exc}") from None
 
 
+def _no_duplicate_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    names = [name for name, _ in pairs]
+    if len(set(names)) != len(names):
+        raise ValueError("duplicate member name")
+    return dict(pairs)
+
+
+def _check_unique_members(token: str) -> None:
+    """Refuse a header or payload that names a member twice (RFC 7515 section 5.2 allows it).
+
+    PyJWT keeps the last of duplicate members; another JSON reader on the way (a gateway, a
+    log pipeline) may keep the first, and two readings of one token must never disagree.
+    PyJWT still does the real parsing; this only looks for repeated names.
+    """
+    for segment in token.split(".")[:2]:
+        try:
+            text = base64url_decode(segment.encode("ascii"))
+            json.loads(text, object_pairs_hook=_no_duplicate_members)
+        except (ValueError, UnicodeError, binascii.Error, RecursionError):
+            raise _reject("invalid_token", "unreadable or repeated JSON members") from None
+
+
 def _numeric(claims: Mapping[str, Any], name: str) -> float:
     value = claims.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -91,6 +116,7 @@ class TokenVerifier:
         """Verify signature, header and claims, then spend the token's jti (once per issuer)."""
         if not token or len(token) > MAX_TOKEN_CHARS:
             raise _reject("invalid_token", "empty or oversized token")
+        _check_unique_members(token)
         alg, kid = self._check_header(token)
         partner = self._partner_for(token)
         if alg not in partner.algorithms:
@@ -178,6 +204,10 @@ class TokenVerifier:
                 raise _reject("invalid_token", f"{name} is not a non-empty string")
         if len(jti) > MAX_JTI_CHARS:
             raise _reject("invalid_token", "jti too long")
+        # RFC 9068 section 2.2: client_id names the client the token was issued to; a partner's
+        # issuer vouches only for that partner, never for another partner's client id.
+        if client_id != partner.id:
+            raise _reject("wrong_client", f"client_id {client_id!r} under {partner.id}'s issuer")
         # Spent only now, after the signature verified: forged tokens cannot burn real jtis.
         if not self._replay.add(partner.issuer, jti, exp + self._leeway):
             raise _reject("token_replayed", f"jti {jti!r} of {partner.id} seen before")

@@ -44,6 +44,8 @@ class BrokerSettings(BaseSettings):
     jwks_refresh_min_interval_seconds: float = Field(default=60, gt=0)
     rate_limit_per_minute: int = Field(default=600, ge=1)
     max_body_bytes: int = Field(default=65536, ge=1024)
+    # A request body must arrive whole within this time (408 otherwise); see docs/operations.md.
+    body_read_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     # Ship queued lineage events in a background thread of each worker (off: another process
     # ships them, e.g. in tests that drive the shipper by hand).
     lineage_shipping: bool = True

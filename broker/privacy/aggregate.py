@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import cast
 
+import numpy as np
 import pandas as pd
 
 from contracts.disclosure import TOTAL, suppress
@@ -17,7 +18,8 @@ UNKNOWN = "Unknown"
 def _dimension(frame: pd.DataFrame, name: str) -> pd.Series:
     """The column as ordered categories (missing last, as Unknown) so tables sort predictably."""
     column = frame[name]
-    known = sorted(column.dropna().unique())
+    # Plain Python labels: numpy scalars (years of a nullable integer column) are not JSON.
+    known = [v.item() if isinstance(v, np.generic) else v for v in sorted(column.dropna().unique())]
     if TOTAL in known:
         raise ValueError(f"dimension {name!r} has a category named {TOTAL!r}, reserved for totals")
     if column.isna().any() and UNKNOWN not in known:

@@ -15,7 +15,7 @@ from broker.audit import (
     request_digest,
 )
 from broker.auth.principal import Principal
-from broker.errors import Conflict, PolicyDenied
+from broker.errors import Conflict, InvalidRequest, PolicyDenied
 from broker.policy.engine import evaluate
 from broker.policy.model import Decision, Obligations, ShareRequest
 from broker.privacy import (
@@ -34,6 +34,8 @@ from broker.store.tables import share_receipts, subject_restrictions
 from contracts.base import Contract
 
 MAX_PAGE = 10_000
+# Counts are tabulated by one field or cross-tabulated by two (with row and column totals).
+MAX_AGGREGATE_DIMENSIONS = 2
 logger = logging.getLogger(__name__)
 
 
@@ -180,6 +182,7 @@ class ShareService:
             raise self.deny(principal, body, decision, digest)
         obligations = decision.obligations
         assert obligations is not None  # noqa: S101
+        _check_aggregate_shape(obligations)
         contract = self.runtime.contracts[body.dataset]
         criteria = self._criteria(contract, obligations, body)
         page_limit = min(limit, obligations.max_rows or limit)
@@ -259,6 +262,7 @@ class ShareService:
             raise self.deny(principal, body, decision, digest)
         obligations = decision.obligations
         assert obligations is not None  # noqa: S101
+        _check_aggregate_shape(obligations)
         contract = self.runtime.contracts[body.dataset]
         criteria = self._criteria(contract, obligations, body)
         if obligations.aggregate_only:
@@ -316,6 +320,16 @@ class ShareService:
                 yield released
         finally:
             reader.close()
+
+
+def _check_aggregate_shape(obligations: Obligations) -> None:
+    """An aggregate is counted by one or two of the agreement's fields, named in `fields`."""
+    dimensions = len(obligations.fields_released)
+    if obligations.aggregate_only and dimensions > MAX_AGGREGATE_DIMENSIONS:
+        raise InvalidRequest(
+            f"aggregate-only agreements release counts by one or two fields; this request "
+            f"would count by {dimensions}: name one or two of them in `fields`"
+        )
 
 
 def _too_many(decision: Decision, total: int, limit: int) -> Decision:

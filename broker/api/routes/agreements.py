@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from broker.api.examples import AGREEMENT, example_response
 from broker.api.problems import problem_responses
-from broker.deps import CurrentPrincipal, Runtime
+from broker.deps import Partner, Runtime
 
 router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
 
@@ -16,9 +16,9 @@ router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
 @router.get(
     "",
     summary="List your agreements",
-    responses={**example_response([AGREEMENT]), **problem_responses(401)},
+    responses={**example_response([AGREEMENT]), **problem_responses(401, 403)},
 )
-def list_agreements(principal: CurrentPrincipal, runtime: Runtime) -> list[dict[str, Any]]:
+def list_agreements(principal: Partner, runtime: Runtime) -> list[dict[str, Any]]:
     """The agreements that name you as the partner, with whether each is in force today."""
     today = runtime.now().date()
     return [

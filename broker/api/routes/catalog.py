@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from broker.api.examples import CATALOG_ENTRY, example_response
 from broker.api.problems import problem_responses
 from broker.auth.principal import Principal
-from broker.deps import CurrentPrincipal, Runtime
+from broker.deps import Partner, Runtime
 from broker.errors import NotFound
 from broker.runtime import BrokerRuntime
 from contracts.catalog import describe
@@ -47,9 +47,9 @@ def _entry(runtime: BrokerRuntime, principal: Principal, name: str) -> dict[str,
 @router.get(
     "",
     summary="List datasets",
-    responses={**example_response([CATALOG_ENTRY]), **problem_responses(401)},
+    responses={**example_response([CATALOG_ENTRY]), **problem_responses(401, 403)},
 )
-def list_datasets(principal: CurrentPrincipal, runtime: Runtime) -> list[dict[str, Any]]:
+def list_datasets(principal: Partner, runtime: Runtime) -> list[dict[str, Any]]:
     """Every dataset with its fields and classifications, and what your agreements allow."""
     return [_entry(runtime, principal, name) for name in runtime.contracts]
 
@@ -57,9 +57,9 @@ def list_datasets(principal: CurrentPrincipal, runtime: Runtime) -> list[dict[st
 @router.get(
     "/{dataset}",
     summary="Describe a dataset",
-    responses={**example_response(CATALOG_ENTRY), **problem_responses(401, 404, 422)},
+    responses={**example_response(CATALOG_ENTRY), **problem_responses(401, 403, 404, 422)},
 )
-def read_dataset(dataset: str, principal: CurrentPrincipal, runtime: Runtime) -> dict[str, Any]:
+def read_dataset(dataset: str, principal: Partner, runtime: Runtime) -> dict[str, Any]:
     """One dataset's contract and what your agreements allow."""
     if dataset not in runtime.contracts:
         raise NotFound("no such dataset")

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 
 from broker.api.examples import SHARE_TRACE, example_response
 from broker.api.problems import problem_responses
-from broker.deps import CurrentPrincipal, Runtime
+from broker.deps import PartnerOrOperator, Runtime
 from broker.errors import InvalidRequest, NotFound
 from broker.store.tables import share_receipts
 from lineage.namespaces import partner_namespace
@@ -23,9 +23,9 @@ router = APIRouter(prefix="/v1/lineage", tags=["lineage"])
 @router.get(
     "/shares/{share_id}",
     summary="Trace a share to its sources",
-    responses={**example_response(SHARE_TRACE), **problem_responses(401, 404, 422)},
+    responses={**example_response(SHARE_TRACE), **problem_responses(401, 403, 404, 422)},
 )
-def trace_share(share_id: str, principal: CurrentPrincipal, runtime: Runtime) -> dict[str, Any]:
+def trace_share(share_id: str, principal: PartnerOrOperator, runtime: Runtime) -> dict[str, Any]:
     """For the share's partner and operators: every released field, through the sharing store
     and the pipeline run that loaded it, back to the legacy system's field. Others get 404."""
     query = sa.select(share_receipts.c.partner, share_receipts.c.dataset).where(
@@ -48,11 +48,11 @@ def trace_share(share_id: str, principal: CurrentPrincipal, runtime: Runtime) ->
 @router.get(
     "/datasets/{dataset_ref:path}",
     summary="The lineage graph around a dataset",
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(401, 403, 404, 422),
 )
 def dataset_lineage(
     dataset_ref: str,
-    principal: CurrentPrincipal,
+    principal: PartnerOrOperator,
     runtime: Runtime,
     direction: Annotated[Literal["upstream", "downstream"], Query()] = "upstream",
     depth: Annotated[int, Query(ge=1, le=MAX_DEPTH)] = 3,

@@ -82,7 +82,7 @@ def _stream(
             "content": {NDJSON: {}, CSV: {}},
             "description": "Rows as JSON pages, or streamed as NDJSON or CSV (receipt in headers)",
         },
-        **problem_responses(400, 401, 403, 409, 413, 422, 429, 503),
+        **problem_responses(400, 401, 403, 408, 409, 413, 422, 429, 503),
     },
 )
 def create_share(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from broker.privacy import aggregate_counts
+from broker.store.rows import json_rows
 from contracts.disclosure import TOTAL
 
 DISTRICTS = ["Keskusta", "Nastola", "Kivimaa-Kartano", None]
@@ -79,3 +82,14 @@ def test_no_small_cell_shows_and_no_line_has_one_hidden_cell(
         for name, value in zip(dimensions, cell[:-1], strict=True):
             wanted = wanted if value == TOTAL else wanted[wanted[name] == value]
         assert cell[-1] == len(wanted), "every published count is the true count"
+
+
+def test_labels_of_a_nullable_integer_dimension_are_plain_json_values() -> None:
+    years = pd.Series(pd.array([2024, 2025, None, 2024, 2025, 2025], dtype="Int64"))
+    table = aggregate_counts(pd.DataFrame({"year": years}), ["year"], 3)
+    assert json.loads(json.dumps(json_rows(table))) == [
+        {"year": 2024, "count": None},
+        {"year": 2025, "count": 3},
+        {"year": "Unknown", "count": None},
+        {"year": "Total", "count": 6},
+    ]
