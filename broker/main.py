@@ -11,8 +11,9 @@ from fastapi import FastAPI
 
 from broker.api.limits import BodySizeLimitMiddleware, RateLimiter
 from broker.api.problems import install_problem_handlers
-from broker.api.routes import agreements, catalog, lineage, operations, shares, subjects
+from broker.api.routes import agreements, catalog, lineage, mydata, operations, shares, subjects
 from broker.config.settings import BrokerSettings
+from broker.mydata.export import SubjectExporter
 from broker.runtime import BrokerRuntime, build_runtime
 from broker.sharing.service import ShareService
 from broker.web import router as web_pages
@@ -66,12 +67,13 @@ def create_app(
     app.state.runtime = runtime
     app.state.lineage_shipper = shipper
     app.state.share_service = ShareService(runtime)
+    app.state.subject_exporter = SubjectExporter(runtime, app.state.share_service.recorder)
     app.state.rate_limiter = RateLimiter(
         rate_per_minute=settings.rate_limit_per_minute, clock=runtime.clock
     )
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
-    for module in (shares, catalog, agreements, subjects, operations, lineage):
+    for module in (shares, catalog, agreements, subjects, mydata, operations, lineage):
         app.include_router(module.router)
     app.include_router(web_pages)
     return app
