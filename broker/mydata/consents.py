@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -18,8 +19,10 @@ from broker.policy.model import ShareRequest
 from broker.runtime import BrokerRuntime
 from broker.sharing.recording import ShareRecorder
 from broker.store import rows as store_rows
-from broker.store.consents import as_utc, subject_consents
+from broker.store.consents import as_utc, subject_consents, subject_sealer
 from broker.store.subjects import SubjectKeys, subject_index_key
+from contracts.base import Contract
+from contracts.store import store_table
 
 CONSENT_GRANTED = "consent_granted"
 CONSENT_REVOKED = "consent_revoked"
@@ -79,6 +82,7 @@ class ConsentService:
         self.runtime = runtime
         self.recorder = recorder
         self._subjects = SubjectKeys(subject_index_key(runtime.secrets.pseudonym_key))
+        self._sealer = subject_sealer(runtime.secrets.pseudonym_key)
 
     def subject_key(self, identity_code: str) -> str:
         """The HMAC under which a person's consents (and disclosures) are kept."""
@@ -109,6 +113,19 @@ class ConsentService:
             query = query.where(subject_consents.c.subject_key == self.subject_key(named))
         with self.runtime.engine.connect() as conn:
             return tuple(_record(row) for row in conn.execute(query))
+
+    def rows_of(self, contract: Contract, subjects: frozenset[str]) -> Any:
+        """SQL condition selecting the rows about these subjects (by their consents)."""
+        field = store_rows.subject_field(contract)
+        if field is None or not subjects:
+            return sa.false()
+        query = sa.select(subject_consents.c.subject_sealed).where(
+            subject_consents.c.subject_key.in_(sorted(subjects))
+        )
+        with self.runtime.engine.connect() as conn:
+            sealed = set(conn.execute(query).scalars())
+        codes = sorted({self._sealer.decrypt(value.encode()).decode() for value in sealed})
+        return store_table(contract).c[field].in_(codes)
 
     # -- the person's own actions --------------------------------------------------------
 
@@ -195,6 +212,9 @@ class ConsentService:
                 {
                     "consent_id": consent_id,
                     "subject_key": self.subject_key(principal.subject),
+                    "subject_sealed": self._sealer.encrypt(
+                        principal.subject.strip().upper().encode()
+                    ).decode(),
                     "partner": grant.partner,
                     "dataset": grant.dataset,
                     "purpose": grant.purpose,

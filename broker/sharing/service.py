@@ -122,9 +122,11 @@ class ShareService:
     def _criteria(
         self, contract: Contract, obligations: Obligations, body: ShareRequestBody
     ) -> list[Any]:
-        return store_rows.conditions(contract, obligations.row_scope) + store_rows.conditions(
-            contract, dict(body.filters or {})
-        )
+        criteria = store_rows.conditions(contract, obligations.row_scope)
+        criteria += store_rows.conditions(contract, dict(body.filters or {}))
+        if obligations.consenting_subjects is not None:
+            criteria.append(self.consents.rows_of(contract, obligations.consenting_subjects))
+        return criteria
 
     def _subject_keys(self, contract: Contract, frame: pd.DataFrame) -> list[str | None]:
         field = store_rows.subject_field(contract)

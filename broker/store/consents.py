@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from contracts.store import metadata
@@ -32,6 +36,8 @@ class SubjectConsent(ConsentBase):
 
     consent_id: Mapped[str] = mapped_column(sa.Text, primary_key=True)
     subject_key: Mapped[str] = mapped_column(sa.Text)
+    # The identity code sealed (Fernet), so a share reads only consenting people's rows.
+    subject_sealed: Mapped[str] = mapped_column(sa.Text)
     partner: Mapped[str] = mapped_column(sa.Text)
     dataset: Mapped[str] = mapped_column(sa.Text)
     purpose: Mapped[str] = mapped_column(sa.Text)
@@ -51,3 +57,9 @@ subject_consents: sa.Table = SubjectConsent.__table__  # type: ignore[assignment
 def as_utc(moment: datetime) -> datetime:
     """A stored moment as aware UTC (SQLite gives back the UTC wall time without its zone)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def subject_sealer(master_key: bytes) -> Fernet:
+    """Seals consenting people's identity codes with a key of its own."""
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"tillit/consent-subject/v1")
+    return Fernet(base64.urlsafe_b64encode(key.derive(master_key)))

@@ -140,6 +140,22 @@ def test_a_streamed_share_counts_and_sends_only_consenting_childrens_rows(
     assert response.headers["x-tillit-row-count"] == str(expected)
 
 
+def test_a_small_page_starts_with_the_consenting_childs_rows(
+    client: TestClient, auth: Minter, store_url: str
+) -> None:
+    # The last child in key order: a page of one read before filtering would come back empty.
+    engine = sa.create_engine(store_url)
+    with engine.connect() as conn:
+        child = conn.execute(
+            sa.text("SELECT child_id FROM ece_placements ORDER BY placement_id DESC LIMIT 1")
+        ).scalar_one()
+    engine.dispose()
+    assert _grant(client, auth, child).status_code == 201
+    page = client.post("/v1/shares?limit=1", json=SCHOOL_START, headers=auth(SCHOOL))
+    assert page.status_code == 200, page.text
+    assert [row["child_id"] for row in page.json()["rows"]] == [child]
+
+
 def test_an_expired_consent_denies_with_consent_expired(
     client: TestClient, auth: Minter, store_url: str
 ) -> None:
