@@ -37,7 +37,23 @@ def _child_who_moved_in(app: Any) -> str | None:
 
 
 def _shown(answer: Any) -> str:
-    return json.dumps(answer.json(), ensure_ascii=False, indent=2)[:900]
+    """The part of an answer the story is about: released rows, or what a download held."""
+    document = answer.json()
+    if "rows" in document:
+        keys = ("agreement_id", "legal_basis", "fields", "row_count", "audit_seq", "rows")
+        document = {key: document[key] for key in keys}
+    elif "datasets" in document:
+        document = [
+            {
+                "dataset": item["dataset"],
+                "row_count": item["row_count"],
+                "fields": [spec["name"] for spec in item["fields"]],
+                "withheld_fields": item["withheld_fields"],
+                "audit_seq": item["audit_seq"],
+            }
+            for item in document["datasets"]
+        ]
+    return json.dumps(document, ensure_ascii=False, indent=2)[:1200]
 
 
 def _step(console: Console, title: str, command: str, answer: Any) -> None:
@@ -94,7 +110,7 @@ def show_consent_story(console: Console, app: Any, client: Any, mint: Mint) -> N
     _step(console, "4. The guardian revokes the consent", revoke, revoked)
     _step(console, "5. The school asks once more: consent_revoked", ask, _school_asks(client, mint))
     citizen = {"Authorization": f"Bearer {mint(PORTAL, child)}"}
-    own = client.get("/v1/subjects/me/data?dataset=ece_placements", headers=citizen)
+    own = client.get("/v1/subjects/me/data", headers=citizen)
     download = (
         "curl -s 'http://127.0.0.1:8000/v1/subjects/me/data?format=csv' \\\n"
         f'  -H "Authorization: Bearer {_token(PORTAL, child)}"'
