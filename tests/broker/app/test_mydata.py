@@ -167,3 +167,14 @@ def test_only_citizens_download_their_data(client: TestClient, auth: Minter) -> 
     answer = client.get("/v1/subjects/me/data", headers=auth("lahti-education"))
     assert answer.status_code == 403
     assert client.get("/v1/subjects/me/data").status_code == 401
+
+
+def test_the_openapi_document_describes_the_citizens_endpoints(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"get"} <= set(paths["/v1/subjects/me/data"])
+    assert {"get", "post"} <= set(paths["/v1/subjects/me/consents"])
+    revoke = paths["/v1/subjects/me/consents/{consent_id}"]["delete"]["responses"]
+    assert {"200", "401", "403", "404", "409"} <= set(revoke)
+    denials = paths["/v1/shares"]["post"]["responses"]["403"]["content"]
+    codes = {e["value"]["code"] for e in denials["application/problem+json"]["examples"].values()}
+    assert {"consent_missing", "consent_revoked", "consent_expired"} <= codes
