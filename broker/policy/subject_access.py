@@ -30,10 +30,12 @@ def evaluate_subject_access(
     Deny by default: only datasets the subject access rules list are exportable, and a
     withheld field is named in the obligations rather than silently left out.
     """
+    if access is None:
+        return deny(Reason(NOT_EXPORTABLE, "no data is available for download"))
     dataset = datasets.get(dataset_name)
     if dataset is None:
         return deny(Reason(UNKNOWN_DATASET, f"no dataset {dataset_name}"))
-    if access is None or dataset_name not in access.datasets:
+    if dataset_name not in access.datasets:
         return deny(Reason(NOT_EXPORTABLE, f"{dataset_name} is not available for download"))
     withheld_names = {rule.field for rule in access.withheld if rule.dataset == dataset_name}
     released = tuple(name for name in dataset.fields if name not in withheld_names)

@@ -163,3 +163,23 @@ def test_exactly_the_people_with_a_valid_consent_are_released(
     assert (verdict.denial is None) == bool(valid)
     if not specs:
         assert verdict.denial is not None and verdict.denial.code == CONSENT_MISSING
+
+
+def test_subject_access_is_denied_by_default_and_names_withheld_fields(
+    demo: DemoEnvironment,
+) -> None:
+    from broker.policy.subject_access import NOT_EXPORTABLE, evaluate_subject_access
+
+    config = demo.config
+    assert evaluate_subject_access("persons", config.datasets, None).reason_code == NOT_EXPORTABLE
+    households = evaluate_subject_access("households", config.datasets, config.subject_access)
+    assert households.reason_code == NOT_EXPORTABLE
+    unknown = evaluate_subject_access("nope", config.datasets, config.subject_access)
+    assert unknown.reason_code == "unknown_dataset"
+    cases = evaluate_subject_access("family_service_cases", config.datasets, config.subject_access)
+    assert cases.allowed and cases.obligations is not None
+    assert [(w.field, w.reason) for w in cases.obligations.withheld] == [
+        ("case_type", "withheld_by_law")
+    ]
+    assert "case_type" not in cases.obligations.fields_released
+    assert "client_id" in cases.obligations.fields_released
