@@ -73,7 +73,7 @@ def _consent(stored: StoredConsent) -> Consent:
             "description": "The person's rows per dataset, with field descriptions",
             "content": {"application/json": {}, CSV_MEDIA: {}},
         },
-        **problem_responses(401, 403, 422, 503),
+        **problem_responses(401, 403, 422, 429, 503),
     },
 )
 def my_data(
@@ -102,7 +102,7 @@ def my_data(
     "/me/consents",
     response_model=list[Consent],
     summary="My consents",
-    responses=problem_responses(401, 403),
+    responses=problem_responses(401, 403, 429),
 )
 def my_consents(principal: Citizen, consents: Consents) -> list[Consent]:
     """The signed-in person's consents, newest first, with revoked and expired ones."""
@@ -114,7 +114,7 @@ def my_consents(principal: Citizen, consents: Consents) -> list[Consent]:
     response_model=Consent,
     status_code=201,
     summary="Grant a consent",
-    responses=problem_responses(401, 403, 422, 503),
+    responses=problem_responses(400, 401, 403, 413, 422, 429, 503),
 )
 def grant_consent(principal: Citizen, consents: Consents, body: ConsentBody) -> Consent:
     """Consent to a consent agreement in force (GDPR Art. 6(1)(a)); recorded in the audit log."""
@@ -132,7 +132,7 @@ def grant_consent(principal: Citizen, consents: Consents, body: ConsentBody) -> 
     "/me/consents/{consent_id}",
     response_model=Consent,
     summary="Revoke a consent",
-    responses=problem_responses(401, 403, 404, 409, 503),
+    responses=problem_responses(401, 403, 404, 409, 422, 429, 503),
 )
 def revoke_consent(
     principal: Citizen,
