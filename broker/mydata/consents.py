@@ -26,6 +26,7 @@ from contracts.store import store_table
 
 CONSENT_GRANTED = "consent_granted"
 CONSENT_REVOKED = "consent_revoked"
+CONSENT_LEGAL_BASIS = "consent"
 
 
 class AlreadyRevoked(Conflict):
@@ -164,26 +165,29 @@ class ConsentService:
     def _entry(
         self,
         principal: Principal,
-        agreement: Agreement,
-        purpose: str,
+        scope: tuple[str, str, str, str],
         reason: str,
         document: dict[str, object],
     ) -> AuditEntry:
-        dataset = self.runtime.datasets[agreement.dataset]
+        """The audit entry of a grant or revocation for (dataset, purpose, agreement, version)."""
+        dataset, purpose, agreement_id, version = scope
+        info = self.runtime.datasets.get(dataset)
+        configured = self._agreement(agreement_id)
         return AuditEntry(
             share_id=None,
             partner=principal.partner_id,
             issuer=principal.issuer,
             jti=principal.jti,
             subject_kind=subject_kind_for(principal.kind),
-            dataset=agreement.dataset,
+            dataset=dataset,
             purpose=purpose,
-            legal_basis=agreement.legal_basis,
+            # A withdrawn agreement can still have its consents revoked, and recorded.
+            legal_basis=configured.legal_basis if configured else CONSENT_LEGAL_BASIS,
             decision="permit",
             reasons=[reason],
-            agreement_id=agreement.id,
-            agreement_version=agreement.version,
-            contract_version=dataset.version,
+            agreement_id=agreement_id,
+            agreement_version=version,
+            contract_version=info.version if info else None,
             fields_released=[],
             row_count=0,
             request_digest=request_digest(document),
@@ -205,7 +209,8 @@ class ConsentService:
         }
         now = self.runtime.now()
         with self.recorder.audited() as conn:
-            entry = self._entry(principal, agreement, grant.purpose, CONSENT_GRANTED, document)
+            scope = (grant.dataset, grant.purpose, agreement.id, agreement.version)
+            entry = self._entry(principal, scope, CONSENT_GRANTED, document)
             record = self.recorder.append(conn, entry)
             conn.execute(
                 subject_consents.insert(),
@@ -250,9 +255,9 @@ class ConsentService:
             row = self._own_row(conn, principal, consent_id)
             if row.revoked_at is not None:
                 raise AlreadyRevoked("this consent was already revoked")
-            agreement = self._agreement(str(row.agreement_id), str(row.agreement_version))
             document: dict[str, object] = {"action": "revoke", "consent_id": consent_id}
-            entry = self._entry(principal, agreement, str(row.purpose), CONSENT_REVOKED, document)
+            scope = (row.dataset, row.purpose, row.agreement_id, row.agreement_version)
+            entry = self._entry(principal, scope, CONSENT_REVOKED, document)
             record = self.recorder.append(conn, entry)
             conn.execute(
                 subject_consents.update()
@@ -261,12 +266,8 @@ class ConsentService:
             )
         return self.get(principal, consent_id)
 
-    def _agreement(self, agreement_id: str, version: str) -> Agreement:
-        for agreement in self.runtime.config.agreements:
-            if agreement.id == agreement_id:
-                return agreement
-        # The agreement was withdrawn from configuration; the revocation is still recorded.
-        raise NotFound(f"agreement {agreement_id} {version} is no longer configured")
+    def _agreement(self, agreement_id: str) -> Agreement | None:
+        return next((a for a in self.runtime.config.agreements if a.id == agreement_id), None)
 
     def get(self, principal: Principal, consent_id: str) -> StoredConsent:
         """One of the person's own consents; 404 for anyone else's."""

@@ -256,3 +256,31 @@ def test_partners_cannot_grant_consents_for_people(client: TestClient, auth: Min
     )
     assert answer.status_code == 403
     assert answer.json()["code"] == "forbidden"
+
+
+def test_a_consent_can_be_revoked_after_its_agreement_is_withdrawn(
+    client: TestClient,
+    auth: Minter,
+    store_url: str,
+    settings: Any,
+    tmp_path: Any,
+    broker_config: dict[str, Any],
+) -> None:
+    import shutil
+
+    from broker.main import create_app
+
+    (child,) = _children(store_url, 1)
+    consent = _grant(client, auth, child).json()
+    withdrawn = tmp_path / "config"
+    shutil.copytree(broker_config["config_dir"], withdrawn)
+    (withdrawn / "agreements" / "lahti-education-school-start-consent.yaml").unlink()
+    (tmp_path / "var").symlink_to(broker_config["config_dir"].parent / "var")
+    later = create_app(settings.model_copy(update={"config_dir": withdrawn}))
+    with TestClient(later) as other:
+        revoked = other.delete(
+            f"/v1/subjects/me/consents/{consent['consent_id']}", headers=auth(PORTAL, child)
+        )
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["status"] == "revoked"
+    assert "consent_revoked" in str(audit_rows(store_url)[-1].reasons)
