@@ -8,6 +8,8 @@ from fastapi import Depends, Request
 
 from broker.auth.principal import Principal
 from broker.errors import AuthenticationError, Forbidden
+from broker.mydata.consents import ConsentService
+from broker.mydata.export import SubjectExporter
 from broker.runtime import BrokerRuntime
 from broker.sharing.service import ShareService
 
@@ -24,8 +26,22 @@ def get_share_service(request: Request) -> ShareService:
     return service
 
 
+def get_consent_service(request: Request) -> ConsentService:
+    """The consent service of this app (the share service's, so both see the same consents)."""
+    service: ShareService = request.app.state.share_service
+    return service.consents
+
+
+def get_subject_exporter(request: Request) -> SubjectExporter:
+    """The service that gives people their own data."""
+    exporter: SubjectExporter = request.app.state.subject_exporter
+    return exporter
+
+
 Runtime = Annotated[BrokerRuntime, Depends(get_runtime)]
 Shares = Annotated[ShareService, Depends(get_share_service)]
+Consents = Annotated[ConsentService, Depends(get_consent_service)]
+Exporter = Annotated[SubjectExporter, Depends(get_subject_exporter)]
 
 
 def authenticate(request: Request, runtime: Runtime) -> Principal:

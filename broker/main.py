@@ -16,11 +16,13 @@ from broker.api.routes import (
     catalog,
     indicators,
     lineage,
+    mydata,
     operations,
     shares,
     subjects,
 )
 from broker.config.settings import BrokerSettings
+from broker.mydata.export import SubjectExporter
 from broker.runtime import BrokerRuntime, build_runtime
 from broker.sharing.service import ShareService
 from broker.web import router as web_pages
@@ -75,6 +77,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.lineage_shipper = shipper
     app.state.share_service = ShareService(runtime)
+    app.state.subject_exporter = SubjectExporter(runtime, app.state.share_service.recorder)
     app.state.rate_limiter = RateLimiter(
         rate_per_minute=settings.rate_limit_per_minute, clock=runtime.clock
     )
@@ -84,7 +87,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         body_read_timeout=settings.body_read_timeout_seconds,
     )
-    for module in (shares, catalog, agreements, subjects, operations, lineage, indicators):
+    for module in (shares, catalog, agreements, subjects, operations, lineage, indicators, mydata):
         app.include_router(module.router)
     app.include_router(web_pages)
     return app

@@ -1,4 +1,4 @@
-"""The demo's broker part: prove two example requests in-process, print them, then serve."""
+"""The demo's broker part: prove the example requests in-process, print them, then serve."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.panel import Panel
+
+from tillit.demo_consent import show_consent_story
 
 BROKER_URL = "http://127.0.0.1:8000"
 PERMITTED: dict[str, Any] = {
@@ -59,8 +61,10 @@ def show_example_requests(console: Console) -> None:
     config = app.state.runtime.config
     keys = ensure_demo_keys(config, _keys_dir(settings))
 
-    def mint(partner: str) -> str:
-        return mint_token(config.partners[partner], keys[partner], settings.audience, partner)
+    def mint(partner: str, subject: str | None = None) -> str:
+        return mint_token(
+            config.partners[partner], keys[partner], settings.audience, subject or partner
+        )
 
     with TestClient(app) as client:
         for title, example in (("permitted", PERMITTED), ("denied", DENIED)):
@@ -69,6 +73,7 @@ def show_example_requests(console: Console) -> None:
             console.print(
                 Panel(f"{_curl(example)}\n\n→ {status}\n{shown}", title=f"A {title} request")
             )
+        show_consent_story(console, app, client, mint)
 
 
 def _keys_dir(settings: Any) -> Any:

@@ -195,6 +195,9 @@ _DENIAL_CODES = (
     policy.FILTER_NOT_PERMITTED,
     policy.UNKNOWN_DATASET,
     policy.UNKNOWN_PURPOSE,
+    policy.CONSENT_MISSING,
+    policy.CONSENT_REVOKED,
+    policy.CONSENT_EXPIRED,
 )
 _VALIDATION_EXAMPLE = [{"loc": ["body", "purpose"], "msg": "Field required", "type": "missing"}]
 

@@ -47,6 +47,35 @@ def check_agreement(
     if dataset is None:
         raise ConfigurationError(file, f"unknown dataset {agreement.dataset!r}")
     _check_fields(agreement, file, dataset)
+    _check_consent(agreement, file, purposes, legal_bases[agreement.legal_basis], dataset)
+
+
+def _check_consent(
+    agreement: Agreement,
+    file: Path,
+    purposes: Mapping[str, Purpose],
+    legal_basis: LegalBasis,
+    dataset: DatasetInfo,
+) -> None:
+    """A consent agreement rests on GDPR Art. 6(1)(a), and only a consent agreement does."""
+    on_consent = legal_basis.gdpr_article.startswith("6(1)(a)")
+    if agreement.requires_consent != on_consent:
+        raise ConfigurationError(
+            file,
+            f"legal_basis_type {agreement.legal_basis_type} does not fit legal basis "
+            f"{legal_basis.id!r} (GDPR Art. {legal_basis.gdpr_article})",
+        )
+    if not agreement.requires_consent:
+        return
+    mandatory = [p for p in agreement.purposes if purposes[p].mandatory]
+    if mandatory:
+        raise ConfigurationError(
+            file, f"a legal obligation cannot rest on consent: {', '.join(mandatory)}"
+        )
+    if not any(dataset.is_direct_identifier(name) for name in dataset.fields):
+        raise ConfigurationError(
+            file, f"dataset {dataset.name!r} names no person, so nobody could consent"
+        )
 
 
 def _check_fields(agreement: Agreement, file: Path, dataset: DatasetInfo) -> None:

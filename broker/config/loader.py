@@ -11,6 +11,7 @@ from broker.config.agreement_checks import check_agreement, check_no_overlaps
 from broker.config.datasets import DatasetInfo
 from broker.config.jwks import JwksError, parse_jwks_bytes
 from broker.config.models import Agreement, BrokerConfig, LegalBasis, Partner, Purpose
+from broker.config.subject_access import read_subject_access
 from broker.config.yaml_files import describe_validation_error, read_yaml, validate_items
 from broker.errors import ConfigurationError
 
@@ -18,6 +19,7 @@ PARTNERS_FILE = "partners.yaml"
 LEGAL_BASES_FILE = "legal_bases.yaml"
 PURPOSES_FILE = "purposes.yaml"
 AGREEMENTS_DIR = "agreements"
+SUBJECT_ACCESS_FILE = "subject_access.yaml"
 
 
 def read_partners(config_dir: Path) -> tuple[Partner, ...]:
@@ -114,6 +116,9 @@ def load_config(config_dir: Path, datasets: Mapping[str, DatasetInfo]) -> Broker
             agreement, files[agreement.id], partners_by_id, purposes, legal_bases, datasets
         )
     check_no_overlaps(agreements, files)
+    subject_access = read_subject_access(
+        config_dir / SUBJECT_ACCESS_FILE, purposes, legal_bases, datasets
+    )
     return BrokerConfig(
         config_dir=config_dir.resolve(),
         partners=partners_by_id,
@@ -122,4 +127,5 @@ def load_config(config_dir: Path, datasets: Mapping[str, DatasetInfo]) -> Broker
         agreements=tuple(agreements),
         agreement_files=files,
         datasets=dict(datasets),
+        subject_access=subject_access,
     )

@@ -39,6 +39,9 @@ Transform = Literal[
     "generalise:age_band",
     "generalise:month",
 ]
+# A statutory agreement rests on a law; a consent agreement on each person's own consent
+# (GDPR Art. 6(1)(a)) and releases a person's rows only while their consent is valid.
+LegalBasisType = Literal["statutory", "consent"]
 _SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
 _GDPR_ARTICLE = re.compile(r"^\d{1,2}\(\d\)\([a-j]\)(?:(?: \+ |/)(?:\d{1,2}\(\d\))?\([a-j]\))*$")
 
@@ -144,9 +147,17 @@ class Agreement(_StrictModel):
     max_rows: int | None = Field(default=None, ge=1)
     hidden_until_days: int = Field(default=0, ge=0, le=3650)
     keep_direct_identifiers: bool = False
+    legal_basis_type: LegalBasisType = "statutory"
+
+    @property
+    def requires_consent(self) -> bool:
+        """Whether rows are released only for people whose consent is valid."""
+        return self.legal_basis_type == "consent"
 
     @model_validator(mode="after")
     def _coherent(self) -> Agreement:
+        if self.requires_consent and self.aggregate_only:
+            raise ValueError("a consent agreement releases consenting people's rows, not counts")
         if len(set(self.fields)) != len(self.fields):
             raise ValueError("fields lists a field twice")
         if len(set(self.purposes)) != len(self.purposes):
@@ -162,6 +173,26 @@ class Agreement(_StrictModel):
         return self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
 
 
+class WithheldFromSubject(_StrictModel):
+    """A field the law withholds even from the person it is about, and the law that does."""
+
+    dataset: Identifier
+    field: Identifier
+    legal_basis: Identifier
+    explanation: NonEmptyText
+
+
+class SubjectAccess(_StrictModel):
+    """What people may download about themselves (GDPR Art. 15 and 20), and what is withheld."""
+
+    id: Identifier
+    version: Annotated[str, StringConstraints(pattern=_SEMVER)]
+    purpose: Identifier
+    legal_basis: Identifier
+    datasets: tuple[Identifier, ...] = Field(min_length=1)
+    withheld: tuple[WithheldFromSubject, ...] = ()
+
+
 class BrokerConfig(BaseModel):
     """The whole validated configuration; only ever built complete by `load_config`."""
 
@@ -174,6 +205,8 @@ class BrokerConfig(BaseModel):
     agreements: tuple[Agreement, ...]
     agreement_files: Mapping[str, Path]
     datasets: Mapping[str, DatasetInfo]
+    # Without a subject access file nobody can download anything (fail closed).
+    subject_access: SubjectAccess | None = None
     _by_issuer: dict[str, Partner] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: Any, /) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from types import MappingProxyType
 
 from broker.config.datasets import DatasetInfo
 from broker.config.models import Purpose
+from broker.policy.consent import ConsentRecord, consent_verdict
 from broker.policy.index import AgreementIndex, IndexedAgreement
 from broker.policy.model import (
     AGREEMENT_NOT_IN_FORCE,
@@ -159,8 +161,13 @@ def evaluate(
     datasets: Mapping[str, DatasetInfo],
     now: datetime,
     restrictions: Iterable[str] = (),
+    consents: Iterable[ConsentRecord] = (),
 ) -> Decision:
-    """Decide a share request; `now` is timezone-aware and its local date tests validity."""
+    """Decide a share request; `now` is timezone-aware and its local date tests validity.
+
+    `consents` are the people's consents the caller found for this partner, dataset and
+    purpose; they matter only under a consent agreement, which they never widen.
+    """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     dataset = datasets.get(request.dataset)
@@ -175,7 +182,7 @@ def evaluate(
         forbids.append(closest)
     if forbids:
         return deny(*forbids)
-    return _permit(request, matched, dataset, purpose, restrictions)
+    return _permit(request, matched, dataset, purpose, restrictions, consents, now)
 
 
 def _permit(
@@ -184,6 +191,8 @@ def _permit(
     dataset: DatasetInfo,
     purpose: Purpose,
     restrictions: Iterable[str],
+    consents: Iterable[ConsentRecord],
+    now: datetime,
 ) -> Decision:
     chosen = matched[0]
     agreement = chosen.agreement
@@ -199,6 +208,19 @@ def _permit(
     if filter_denial is not None:
         return deny(filter_denial)
     excluded = frozenset(restrictions) if not purpose.mandatory else frozenset()
+    consenting = None
+    if agreement.requires_consent:
+        verdict = consent_verdict(
+            consents,
+            partner=request.partner,
+            dataset=request.dataset,
+            purpose=request.purpose,
+            fields=released,
+            now=now,
+        )
+        if verdict.denial is not None:
+            return replace(deny(verdict.denial), matched_agreements=(chosen.ref,))
+        consenting = verdict.subjects
     obligations = Obligations(
         fields_released=tuple(released),
         withheld=tuple(withheld),
@@ -210,6 +232,7 @@ def _permit(
         hidden_until_days=agreement.hidden_until_days,
         exclude_objecting_subjects=not purpose.mandatory,
         excluded_subjects=excluded,
+        consenting_subjects=consenting,
     )
     reason = Reason(
         PERMITTED,

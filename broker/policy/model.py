@@ -20,11 +20,16 @@ FIELDS_NOT_PERMITTED: Final = "fields_not_permitted"
 FILTER_NOT_PERMITTED: Final = "filter_not_permitted"
 UNKNOWN_DATASET: Final = "unknown_dataset"
 UNKNOWN_PURPOSE: Final = "unknown_purpose"
+# Consent agreements (GDPR Art. 6(1)(a)): nobody in scope has a valid consent, and why.
+CONSENT_MISSING: Final = "consent_missing"
+CONSENT_REVOKED: Final = "consent_revoked"
+CONSENT_EXPIRED: Final = "consent_expired"
 
 # Reasons a field is withheld from an otherwise permitted share.
 FIELD_NOT_IN_AGREEMENT: Final = "field_not_in_agreement"
 DIRECT_IDENTIFIER: Final = "direct_identifier"
 DROPPED_BY_AGREEMENT: Final = "dropped_by_agreement"
+WITHHELD_BY_LAW: Final = "withheld_by_law"
 
 FilterValue = str | int | float | bool | None
 
@@ -81,6 +86,20 @@ class Obligations:
     # Objections (GDPR Art. 21) exclude a subject's rows unless the purpose is mandatory.
     exclude_objecting_subjects: bool = False
     excluded_subjects: frozenset[str] = frozenset()
+    # Under a consent agreement only these subjects' rows may leave; None: no such limit.
+    consenting_subjects: frozenset[str] | None = None
+
+    @property
+    def limits_subjects(self) -> bool:
+        """Whether some rows must be dropped by whom they are about (objection or consent)."""
+        objecting = self.exclude_objecting_subjects and bool(self.excluded_subjects)
+        return objecting or self.consenting_subjects is not None
+
+    def admits(self, subject_key: str | None) -> bool:
+        """Whether a row about this subject (None: about nobody known) may be released."""
+        if self.consenting_subjects is not None and subject_key not in self.consenting_subjects:
+            return False
+        return not (self.exclude_objecting_subjects and subject_key in self.excluded_subjects)
 
 
 @dataclass(frozen=True, slots=True)

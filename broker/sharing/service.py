@@ -16,6 +16,7 @@ from broker.audit import (
 )
 from broker.auth.principal import Principal
 from broker.errors import Conflict, InvalidRequest, PolicyDenied
+from broker.mydata.consents import ConsentService
 from broker.policy.engine import evaluate
 from broker.policy.model import Decision, Obligations, ShareRequest
 from broker.privacy import (
@@ -62,6 +63,7 @@ class ShareService:
         self._subjects = SubjectKeys(subject_index_key(runtime.secrets.pseudonym_key))
         self._cursors = CursorCodec(runtime.secrets.pseudonym_key)
         self.recorder = ShareRecorder(runtime)
+        self.consents = ConsentService(runtime, self.recorder)
 
     # -- deciding -------------------------------------------------------------------------
 
@@ -88,6 +90,7 @@ class ShareService:
             self.runtime.datasets,
             self.runtime.now(),
             restrictions=self._restricted_subjects(),
+            consents=self.consents.records_for(request),
         )
 
     def deny(
@@ -121,9 +124,11 @@ class ShareService:
     def _criteria(
         self, contract: Contract, obligations: Obligations, body: ShareRequestBody
     ) -> list[Any]:
-        return store_rows.conditions(contract, obligations.row_scope) + store_rows.conditions(
-            contract, dict(body.filters or {})
-        )
+        criteria = store_rows.conditions(contract, obligations.row_scope)
+        criteria += store_rows.conditions(contract, dict(body.filters or {}))
+        if obligations.consenting_subjects is not None:
+            criteria.append(self.consents.rows_of(contract, obligations.consenting_subjects))
+        return criteria
 
     def _subject_keys(self, contract: Contract, frame: pd.DataFrame) -> list[str | None]:
         field = store_rows.subject_field(contract)
@@ -141,8 +146,8 @@ class ShareService:
         """Drop objecting subjects' rows, then transform: the rows exactly as they will leave."""
         contract = self.runtime.contracts[body.dataset]
         keys = self._subject_keys(contract, frame)
-        if obligations.exclude_objecting_subjects and obligations.excluded_subjects:
-            keep = [key not in obligations.excluded_subjects for key in keys]
+        if obligations.limits_subjects:
+            keep = [obligations.admits(key) for key in keys]
             frame = frame.loc[pd.Series(keep, index=frame.index, dtype=bool)]
             frame = frame.reset_index(drop=True)
             keys = [key for key, kept in zip(keys, keep, strict=True) if kept]
@@ -232,14 +237,14 @@ class ShareService:
     ) -> int:
         total = store_rows.count_rows(conn, contract, criteria)
         field = store_rows.subject_field(contract)
-        if not (obligations.exclude_objecting_subjects and obligations.excluded_subjects and field):
+        if not (obligations.limits_subjects and field):
             return total
         # Objections are keyed by HMAC, so excluded rows are counted by hashing the subjects.
         query = store_rows.select_rows(contract, [field], criteria)
         excluded = 0
         for frame in store_rows.iter_frames(conn, contract, query, 50_000):
             keys = self._subject_keys(contract, frame)
-            excluded += sum(key in obligations.excluded_subjects for key in keys)
+            excluded += sum(not obligations.admits(key) for key in keys)
         return total - excluded
 
     def stream(

@@ -53,3 +53,4 @@ subject_restrictions = sa.Table(
     sa.Column("note", sa.Text),
     comment="Citizens' objections (GDPR Art. 21) and restrictions (Art. 18) of processing.",
 )
+from broker.store.consents import subject_consents  # noqa: E402,F401  (registers the table)

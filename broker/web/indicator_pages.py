@@ -13,10 +13,11 @@ from broker.deps import Runtime, Shares
 from broker.errors import AuthenticationError, Forbidden, PolicyDenied, RateLimited
 from broker.indicators import release_indicators
 from broker.runtime import BrokerRuntime
+from broker.web.citizen import FormPairs, first_field
 from broker.web.i18n import Locale, locales
 from broker.web.leaders import goal_views, indicator_locales
 from broker.web.rendering import render_page
-from broker.web.routes import FormFields, PageLocale
+from broker.web.routes import PageLocale
 from contracts.datasets.indicators import DAYCARE_WITHIN_FOUR_MONTHS
 from contracts.leaders import all_goals, all_indicators
 
@@ -65,12 +66,12 @@ def indicators_page(runtime: Runtime, locale: PageLocale) -> HTMLResponse:
 
 @router.post("/indicators", response_class=HTMLResponse)
 def indicators_released(
-    request: Request, runtime: Runtime, shares: Shares, locale: PageLocale, form: FormFields
+    request: Request, runtime: Runtime, shares: Shares, locale: PageLocale, form: FormPairs
 ) -> HTMLResponse:
     """The indicators with their numbers, released to the signed-in partner (audited)."""
     ui = indicator_locales()[locale.code].ui
     try:
-        principal = _sign_in(request, runtime, form.get("token", ""))
+        principal = _sign_in(request, runtime, first_field(form, "token"))
         releases = release_indicators(
             shares, principal, all_indicators(), purpose=PURPOSE, legal_basis=LEGAL_BASIS
         )

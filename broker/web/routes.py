@@ -1,20 +1,19 @@
-"""The broker's web pages: the public catalog and citizens' "who received my data" page."""
+"""The broker's web pages: the public catalog, the citizens' sign-in and their rights page."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from broker.auth.principal import Principal
 from broker.deps import Runtime
-from broker.errors import AuthenticationError, Forbidden, RateLimited
+from broker.errors import AuthenticationError, Forbidden
 from broker.runtime import BrokerRuntime
 from broker.web.i18n import Locale, locales, negotiate
 from broker.web.rendering import render_page, stylesheet_response
-from broker.web.views import catalog_view, disclosures_view
+from broker.web.views import catalog_view
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -25,7 +24,6 @@ CATALOG_CHROME = {
     "language_switcher": "Language",
     "sign_in_title": "Who has received my data?",
 }
-MAX_FORM_FIELDS = 4
 
 
 def page_locale(request: Request, lang: Annotated[str | None, Query()] = None) -> Locale:
@@ -36,22 +34,8 @@ def page_locale(request: Request, lang: Annotated[str | None, Query()] = None) -
 PageLocale = Annotated[Locale, Depends(page_locale)]
 
 
-async def form_fields(request: Request) -> dict[str, str]:
-    """The fields of a urlencoded form; any other body counts as an empty form."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/x-www-form-urlencoded":
-        return {}
-    try:
-        text = (await request.body()).decode("utf-8")
-        return dict(parse_qsl(text, max_num_fields=MAX_FORM_FIELDS))
-    except (UnicodeDecodeError, ValueError):
-        return {}
-
-
-FormFields = Annotated[dict[str, str], Depends(form_fields)]
-
-
-def _citizen_context(locale: Locale, path: str, title: str) -> dict[str, Any]:
+def citizen_context(locale: Locale, path: str, title: str) -> dict[str, Any]:
+    """What every citizens' page template needs: language, strings and the switcher."""
     return {
         "lang": locale.code,
         "title": title,
@@ -62,7 +46,7 @@ def _citizen_context(locale: Locale, path: str, title: str) -> dict[str, Any]:
     }
 
 
-def _sign_in(request: Request, runtime: BrokerRuntime, token: str) -> Principal:
+def sign_in(request: Request, runtime: BrokerRuntime, token: str) -> Principal:
     """Verify a citizen-portal token exactly as the API does: once, rate-limited, citizens only."""
     token = token.strip()
     if not token:
@@ -91,37 +75,14 @@ def catalog_page(runtime: Runtime) -> HTMLResponse:
 @router.get("/me", response_class=HTMLResponse)
 def sign_in_page(locale: PageLocale) -> HTMLResponse:
     """The citizen's sign-in form: paste the single-use token from the citizen portal."""
-    context = _citizen_context(locale, "/me", locale.ui["sign_in_title"])
+    context = citizen_context(locale, "/me", locale.ui["sign_in_title"])
     return render_page("me_sign_in.html", {**context, "error": None}, private=True)
-
-
-@router.post("/me", response_class=HTMLResponse)
-def disclosures_page(
-    request: Request, runtime: Runtime, locale: PageLocale, form: FormFields
-) -> HTMLResponse:
-    """Who received data about the signed-in citizen, when, why and on what legal basis."""
-    try:
-        principal = _sign_in(request, runtime, form.get("token", ""))
-    except (AuthenticationError, Forbidden, RateLimited) as error:
-        # The token is never echoed back: the form comes back empty with the reason.
-        context = _citizen_context(locale, "/me", locale.ui["error_title"])
-        headers = {"Retry-After": error.headers["Retry-After"]} if error.status == 429 else {}
-        return render_page(
-            "me_sign_in.html",
-            {**context, "error": locale.ui[f"error_{error.status}"]},
-            status_code=error.status,
-            private=True,
-            headers=headers,
-        )
-    context = _citizen_context(locale, "/me", locale.ui["disclosures_title"])
-    rows = disclosures_view(runtime, principal.subject, locale)
-    return render_page("me.html", {**context, "disclosures": rows}, private=True)
 
 
 @router.get("/me/rights", response_class=HTMLResponse)
 def rights_page(locale: PageLocale) -> HTMLResponse:
     """How to object to (GDPR Art. 21) or restrict (Art. 18) the processing of one's data."""
-    context = _citizen_context(locale, "/me/rights", locale.ui["rights_title"])
+    context = citizen_context(locale, "/me/rights", locale.ui["rights_title"])
     return render_page("rights.html", context, private=True)
 
 

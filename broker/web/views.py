@@ -106,6 +106,14 @@ def catalog_view(runtime: BrokerRuntime) -> list[DatasetView]:
     return views
 
 
+def _recipient(runtime: BrokerRuntime, locale: Locale, partner: str, configured: str) -> str:
+    # A citizen-portal "recipient" is the person themselves viewing or downloading their data.
+    known = runtime.config.partners.get(partner)
+    if known is not None and known.kind == "citizen_portal":
+        return locale.ui["recipient_self"]
+    return locale.partners.get(partner, configured)
+
+
 def disclosures_view(
     runtime: BrokerRuntime, identity_code: str, locale: Locale
 ) -> list[DisclosureView]:
@@ -124,7 +132,7 @@ def disclosures_view(
             DisclosureView(
                 when=locale.format_datetime(item.disclosed_at),
                 when_iso=item.disclosed_at.isoformat(),
-                recipient=locale.partners.get(item.partner, item.partner_name),
+                recipient=_recipient(runtime, locale, item.partner, item.partner_name),
                 dataset=locale.datasets.get(item.dataset, item.dataset),
                 purpose=locale.purposes.get(item.purpose, item.purpose_description),
                 legal_basis=law,

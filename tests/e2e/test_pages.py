@@ -97,7 +97,9 @@ def test_a_person_without_disclosures_is_told_so(client: TestClient, auth: Minte
     response = client.post("/me?lang=en", data={"token": token})
     assert response.status_code == 200
     assert "Your data has not been disclosed through Tillit." in response.text
-    assert "<table" not in response.text
+    assert '<table class="disclosures">' not in response.text
+    assert '<table class="consents">' not in response.text
+    assert "You have not given any consents." in response.text
 
 
 @pytest.mark.parametrize(

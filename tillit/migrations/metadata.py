@@ -15,6 +15,7 @@ OWNING_MODULES: Final = (
     "lineage.outbox",
     "broker.audit.tables",
     "broker.store.tables",
+    "broker.store.consents",
     "broker.auth.replay_db",
 )
 """The modules that define Tillit's own tables; each registers them on the store's metadata."""
