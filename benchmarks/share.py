@@ -99,6 +99,9 @@ def prepare_broker(store: Path, work: Path, keep_persons: int | None = None) -> 
             )
         )
     copy = work / "store.db"
+    # A write-ahead log left by an earlier run in a kept work folder belongs to the old copy.
+    for leftover in (work / "store.db-wal", work / "store.db-shm"):
+        leftover.unlink(missing_ok=True)
     shutil.copy(store, copy)
     if keep_persons is not None:
         with closing(sqlite3.connect(copy)) as conn, conn:
