@@ -45,7 +45,7 @@ class HmacSha256:
     def hexdigests(self, values: Iterable[bytes]) -> list[str]:
         """Lower-case hex HMACs of many values, in order."""
         inner_copy, outer_copy = self._inner.copy, self._outer.copy
-        digests = []
+        digests: list[str] = []
         append = digests.append
         for data in values:
             inner = inner_copy()
