@@ -132,7 +132,7 @@ def run_all(
                 whole, work / "broker-whole"
             ),
             "broker_throughput": lambda: throughput.broker_throughput(
-                broker, work / "broker-1k", quick
+                stores[0], work / "broker-throughput", quick
             ),
             "lineage_overhead_slow_backend": lambda: lineage.lineage_overhead_slow_backend(
                 broker, quick
