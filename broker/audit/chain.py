@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from broker.audit.records import GENESIS_HASH, AuditEntry, AuditRecord, record_hash
 from broker.audit.tables import audit_log
+from contracts.store import sqlite_writer
 
 # PostgreSQL advisory lock key of the chain: the ASCII bytes of "tillit.a" as one 64-bit
 # integer, identical in every broker process so all of them queue on the same lock.
@@ -55,7 +56,7 @@ def audit_transaction(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def _sqlite_transaction(engine: Engine) -> Iterator[Connection]:
-    with engine.connect() as conn:
+    with sqlite_writer(engine), engine.connect() as conn:
         # SQLAlchemy's documented pysqlite recipe, scoped to this checkout: isolation_level None
         # stops sqlite3 from issuing its own deferred BEGIN (which comes only before the first
         # INSERT, too late to serialise the head read), and our BEGIN IMMEDIATE takes the write
