@@ -72,3 +72,11 @@ def pipeline_vs_to_sql(work: Path, people: int) -> tuple[Result, Path]:
         limit=2,
     )
     return result, store
+
+
+def loaded_store(work: Path, people: int) -> Path:
+    """A store loaded by one untimed pipeline run, reused when the work folder already has it."""
+    store = work / f"store-{people}.db"
+    if store.exists():
+        return store
+    return run_ours(work, legacy_drop(work, people), str(people))[1]

@@ -1,4 +1,5 @@
-"""The one benchmark runner: `python -m benchmarks [--quick]` writes results.json and a table."""
+"""The one benchmark runner: `python -m benchmarks [--quick] [--only NAME,...]` writes results.json
+(or, for a partial run, results.only.json) and a table."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -18,15 +20,7 @@ from rich.table import Table
 from benchmarks.harness import Result, machine, not_run
 
 RESULTS = Path(__file__).with_name("results.json")
-PENDING = [
-    not_run(
-        "broker_throughput",
-        "requests/s, uvicorn 2 workers, separate load-generator process",
-        "requests/s",
-        "ratio ≥ 0.6",
-        "not implemented yet in the benchmark suite (time ran out); no measurement",
-    ),
-]
+PARTIAL = Path(__file__).with_name("results.only.json")
 
 
 class Runner:
@@ -48,10 +42,37 @@ class Runner:
         self.results.append(result)
 
 
-def run_all(quick: bool, work: Path, console: Console) -> list[Result]:
-    from benchmarks import lineage, pipeline, policy, privacy_audit, share, validation
+NAMES = (
+    "policy_vs_casbin_1k",
+    "policy_vs_cedar_1k",
+    "policy_scaling",
+    "policy_tail",
+    "pseudonymise_vs_hmac",
+    "audit_chain_vs_plain",
+    "audit_verify_vs_write",
+    "pipeline_vs_to_sql_1m",
+    "validation_vs_pandas_1k",
+    "validation_vs_pandas_1m",
+    "share_overhead_1k",
+    "share_overhead_100k",
+    "share_stream_memory_1m",
+    "broker_throughput",
+    "lineage_overhead_slow_backend",
+    "lineage_query_1m",
+)
+NEEDS_STORE = frozenset(NAMES[10:15])
+
+
+def run_all(
+    quick: bool, work: Path, console: Console, only: frozenset[str] | None = None
+) -> list[Result]:
+    from benchmarks import lineage, pipeline, policy, privacy_audit, share, throughput, validation
 
     runner = Runner(console)
+
+    def wanted(name: str) -> bool:
+        return only is None or name in only
+
     for name, target, bench in [
         ("policy_vs_casbin_1k", "ratio ≤ 0.005", policy.policy_vs_casbin),
         ("policy_vs_cedar_1k", "ratio ≤ 0.02", policy.policy_vs_cedar),
@@ -61,7 +82,8 @@ def run_all(quick: bool, work: Path, console: Console) -> list[Result]:
         ("audit_chain_vs_plain", "ratio ≥ 0.8", privacy_audit.audit_chain_vs_plain),
         ("audit_verify_vs_write", "ratio ≤ 0.2", privacy_audit.audit_verify_vs_write),
     ]:
-        runner.run(name, "", target, lambda bench=bench: bench(quick))
+        if wanted(name):
+            runner.run(name, "", target, lambda bench=bench: bench(quick))
 
     people = 30_000 if quick else 1_000_000
     stores: list[Path] = []
@@ -71,54 +93,61 @@ def run_all(quick: bool, work: Path, console: Console) -> list[Result]:
         stores.append(store)
         return result
 
-    runner.run("pipeline_vs_to_sql_1m", "s", "ratio ≤ 2", measure_pipeline)
+    if wanted("pipeline_vs_to_sql_1m"):
+        runner.run("pipeline_vs_to_sql_1m", "s", "ratio ≤ 2", measure_pipeline)
+    elif any(wanted(name) for name in NEEDS_STORE):
+        # The share benchmarks need a loaded store; an untimed pipeline run makes one (and a
+        # kept --work folder keeps it for the next run).
+        stores.append(pipeline.loaded_store(work, people))
     drop = pipeline.legacy_drop(work, people)
-    runner.run(
-        "validation_vs_pandas_1k",
-        "s",
-        "ratio ≤ 3",
-        lambda: validation.validation_vs_pandas_1k(drop, quick),
-    )
-    runner.run(
-        "validation_vs_pandas_1m",
-        "s",
-        "ratio ≤ 1.5",
-        lambda: validation.validation_vs_pandas_1m(drop, quick),
-    )
-    if stores:
-        broker = share.prepare_broker(stores[0], work / "broker-1k", keep_persons=100_000)
-        whole = share.prepare_broker(stores[0], work / "broker-whole")
+    if wanted("validation_vs_pandas_1k"):
         runner.run(
-            "share_overhead_1k", "ms", "ratio ≤ 1.3", lambda: share.share_overhead_1k(broker, quick)
+            "validation_vs_pandas_1k",
+            "s",
+            "ratio ≤ 3",
+            lambda: validation.validation_vs_pandas_1k(drop, quick),
         )
+    if wanted("validation_vs_pandas_1m"):
         runner.run(
-            "share_overhead_100k",
+            "validation_vs_pandas_1m",
             "s",
             "ratio ≤ 1.5",
-            lambda: share.share_overhead_100k(broker, quick),
+            lambda: validation.validation_vs_pandas_1m(drop, quick),
         )
-        runner.run(
-            "share_stream_memory_1m",
-            "MB",
-            "under 300 MB absolute",
-            lambda: share.share_stream_memory(whole, work / "broker-whole"),
-        )
-        runner.run(
-            "lineage_overhead_slow_backend",
-            "ms",
-            "ratio ≤ 1.05",
-            lambda: lineage.lineage_overhead_slow_backend(broker, quick),
-        )
+    targets = {
+        "share_overhead_1k": ("ms", "ratio ≤ 1.3"),
+        "share_overhead_100k": ("s", "ratio ≤ 1.5"),
+        "share_stream_memory_1m": ("MB", "under 300 MB absolute"),
+        "broker_throughput": ("requests/s", "ratio ≥ 0.6"),
+        "lineage_overhead_slow_backend": ("ms", "ratio ≤ 1.05"),
+    }
+    store_benchmarks = [name for name in NAMES if name in targets and wanted(name)]
+    if stores and store_benchmarks:
+        broker = share.prepare_broker(stores[0], work / "broker-1k", keep_persons=100_000)
+        whole = share.prepare_broker(stores[0], work / "broker-whole")
+        measures: dict[str, Callable[[], Result]] = {
+            "share_overhead_1k": lambda: share.share_overhead_1k(broker, quick),
+            "share_overhead_100k": lambda: share.share_overhead_100k(broker, quick),
+            "share_stream_memory_1m": lambda: share.share_stream_memory(
+                whole, work / "broker-whole"
+            ),
+            "broker_throughput": lambda: throughput.broker_throughput(
+                stores[0], work / "broker-throughput", quick
+            ),
+            "lineage_overhead_slow_backend": lambda: lineage.lineage_overhead_slow_backend(
+                broker, quick
+            ),
+        }
+        for name in store_benchmarks:
+            runner.run(name, *targets[name], measures[name])
     else:
         note = "no loaded store: the pipeline benchmark failed"
-        runner.results += [
-            not_run("share_overhead_1k", "", "ms", "ratio ≤ 1.3", note),
-            not_run("share_overhead_100k", "", "s", "ratio ≤ 1.5", note),
-            not_run("share_stream_memory_1m", "", "MB", "under 300 MB absolute", note),
-            not_run("lineage_overhead_slow_backend", "", "ms", "ratio ≤ 1.05", note),
-        ]
-    runner.run("lineage_query_1m", "ms", "ratio ≤ 3", lambda: lineage.lineage_query_1m(work, quick))
-    return runner.results + PENDING
+        runner.results += [not_run(name, "", *targets[name], note) for name in store_benchmarks]
+    if wanted("lineage_query_1m"):
+        runner.run(
+            "lineage_query_1m", "ms", "ratio ≤ 3", lambda: lineage.lineage_query_1m(work, quick)
+        )
+    return runner.results
 
 
 def _table(results: list[Result], title: str) -> Table:
@@ -140,26 +169,67 @@ def _table(results: list[Result], title: str) -> Table:
     return table
 
 
+def _names(text: str) -> frozenset[str]:
+    names = frozenset(name.strip() for name in text.split(",") if name.strip())
+    unknown = sorted(names - set(NAMES))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown benchmark(s): {', '.join(unknown)}")
+    return names
+
+
+def _merged(output: Path, document: dict[str, Any]) -> dict[str, Any]:
+    """A partial run's document merged into an earlier partial run of the same mode, by name."""
+    try:
+        earlier = json.loads(output.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return document
+    if earlier.get("mode") != document["mode"]:
+        return document
+    fresh = {entry["name"]: entry for entry in document["results"]}
+    kept = [entry for entry in earlier.get("results", []) if entry["name"] not in fresh]
+    entries = {entry["name"]: entry for entry in kept + document["results"]}
+    ordered = [entries[name] for name in NAMES if name in entries]
+    return document | {"results": ordered, "seconds": None}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, same code paths")
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--only",
+        type=_names,
+        help="comma-separated benchmark names; results go to results.only.json (merged by name) "
+        "unless --output is given, so results.json only ever holds complete runs",
+    )
+    parser.add_argument("--output", type=Path)
+    parser.add_argument(
+        "--work",
+        type=Path,
+        help="keep generated drops and stores in this folder and reuse them in the next run",
+    )
     args = parser.parse_args(argv)
+    output = args.output or (PARTIAL if args.only else RESULTS)
     logging.basicConfig(level=logging.WARNING)
     console = Console(width=150)
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="tillit-bench-") as folder:
-        results = run_all(args.quick, Path(folder), console)
+    if args.work is not None:
+        args.work.mkdir(parents=True, exist_ok=True)
+        results = run_all(args.quick, args.work.resolve(), console, args.only)
+    else:
+        with tempfile.TemporaryDirectory(prefix="tillit-bench-") as folder:
+            results = run_all(args.quick, Path(folder), console, args.only)
     elapsed = time.perf_counter() - start
-    document = {
+    mode = "quick" if args.quick else "full"
+    document: dict[str, Any] = {
         "machine": machine(),
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "mode": "quick" if args.quick else "full",
+        "mode": mode,
         "seconds": round(elapsed, 1),
         "results": [result.as_json() for result in results],
     }
-    args.output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    mode = "quick" if args.quick else "full"
+    if args.only:
+        document = _merged(output, document)
+    output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     console.print(_table(results, f"Tillit benchmarks ({mode}, {elapsed:.0f} s)"))
-    console.print(f"wrote {args.output}")
+    console.print(f"wrote {output}")
     return 0

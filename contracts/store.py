@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,11 @@ from sqlalchemy.engine import Connection, Engine
 from contracts.base import Contract, FieldSpec
 
 logger = logging.getLogger(__name__)
+
+try:
+    import fcntl
+except ImportError:  # Windows: writers in other processes wait in SQLite's busy handler
+    fcntl = None  # type: ignore[assignment]
 
 metadata = sa.MetaData()
 
@@ -188,3 +196,69 @@ def create_store_tables(engine: Engine) -> None:
     (``tillit db upgrade``). A contract's major version is a new table the pipeline fills.
     """
     metadata.create_all(engine, tables=all_store_tables())
+
+
+class _WriteTurn:
+    """One process's writers on one SQLite file: a re-entrant lock for its threads, and an
+    exclusive flock on a file beside the database for the outermost holder, so writers in
+    other processes queue in the kernel and wake the moment the turn is handed over."""
+
+    def __init__(self, lock_path: str | None) -> None:
+        self._lock = threading.RLock()
+        self._lock_path = lock_path
+        self._depth = 0
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _file(self) -> int | None:
+        if self._lock_path is None or fcntl is None:
+            return None
+        # A descriptor inherited through fork shares its lock with the parent: reopen.
+        if self._fd is None or self._pid != os.getpid():
+            self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._lock:
+            fd = self._file() if self._depth == 0 else None
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+_WRITE_TURNS: dict[str, _WriteTurn] = {}
+_WRITE_TURNS_GUARD = threading.Lock()
+
+
+@contextmanager
+def sqlite_writer(engine: Engine) -> Iterator[None]:
+    """Hold the write turn on a SQLite database; a no-op on other databases.
+
+    SQLite admits one writer. A connection that finds the write lock taken sleeps in SQLite's
+    busy handler on a fixed back-off (up to 100 ms a try), so with concurrent requests, the
+    lineage shipper and the audit chain all writing, the waits grow far longer than the
+    transactions they wait for. Writers that take their turn here queue on a thread lock and
+    a file lock instead and start the moment the holder commits; any other writer still meets
+    SQLite's own locking, so this orders writers without being needed for correctness.
+    Re-entrant: a writer already holding the turn may open another section.
+    """
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    database = engine.url.database
+    key = engine.url.render_as_string(hide_password=False)
+    with _WRITE_TURNS_GUARD:
+        turn = _WRITE_TURNS.get(key)
+        if turn is None:
+            on_disk = database not in (None, "", ":memory:") and "mode=memory" not in key
+            turn = _WRITE_TURNS[key] = _WriteTurn(f"{database}.writers" if on_disk else None)
+    with turn.held():
+        yield

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from openlineage.client.transport import Transport
 from sqlalchemy.engine import Connection, Engine
 
-from contracts.store import metadata
+from contracts.store import metadata, sqlite_writer
 from lineage.store import PAYLOAD, LineageEvent, event_id, insert_ignoring_duplicate
 from lineage.transports import run_event_from_dict
 
@@ -93,7 +93,7 @@ def purge_delivered(engine: Engine, before: datetime) -> int:
     """Delete rows delivered before a time (the store keeps the events); the number deleted."""
     delivered = lineage_outbox.c.delivered_at
     statement = lineage_outbox.delete().where(delivered.is_not(None), delivered < _utc(before))
-    with engine.begin() as conn:
+    with sqlite_writer(engine), engine.begin() as conn:
         return int(conn.execute(statement).rowcount)
 
 
@@ -187,13 +187,13 @@ class OutboxShipper:
             .values(next_attempt_at=now + timedelta(seconds=self.lease))
             .returning(table.c.id, table.c.attempts, table.c.payload)
         )
-        with self.engine.begin() as conn:
+        with sqlite_writer(self.engine), self.engine.begin() as conn:
             rows = conn.execute(claim).all()
         return sorted((_Claimed(row.id, row.attempts, row.payload) for row in rows), key=_by_id)
 
     def _mark_delivered(self, row: _Claimed) -> None:
         table = lineage_outbox
-        with self.engine.begin() as conn:
+        with sqlite_writer(self.engine), self.engine.begin() as conn:
             conn.execute(
                 table.update()
                 .where(table.c.id == row.id, table.c.delivered_at.is_(None))
@@ -206,7 +206,7 @@ class OutboxShipper:
         message = f"{type(error).__name__}: {error}"[:_ERROR_LIMIT]
         log.warning("lineage event %s not delivered (attempt %d): %s", row.id, attempts, message)
         table = lineage_outbox
-        with self.engine.begin() as conn:
+        with sqlite_writer(self.engine), self.engine.begin() as conn:
             conn.execute(
                 table.update()
                 .where(table.c.id == row.id, table.c.delivered_at.is_(None))
@@ -217,7 +217,7 @@ class OutboxShipper:
         if not rows:
             return
         table = lineage_outbox
-        with self.engine.begin() as conn:
+        with sqlite_writer(self.engine), self.engine.begin() as conn:
             conn.execute(
                 table.update()
                 .where(table.c.id.in_([row.id for row in rows]), table.c.delivered_at.is_(None))

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from contracts.store import metadata
+from contracts.store import metadata, sqlite_writer
 
 LineageEvent = Mapping[str, Any]
 
@@ -244,7 +244,7 @@ class LineageStore:
 
     def record(self, event: LineageEvent, *, now: datetime | None = None) -> bool:
         """Store an event and its edges in one transaction; False if it was already stored."""
-        with self.engine.begin() as conn:
+        with sqlite_writer(self.engine), self.engine.begin() as conn:
             return record_in(conn, event, now=now)
 
 

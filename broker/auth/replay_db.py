@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from broker.auth.clock import Clock
 from broker.errors import ServiceUnavailable
-from contracts.store import metadata
+from contracts.store import metadata, sqlite_writer
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class DatabaseReplayCache:
     def _insert(self, issuer: str, jti: str, expires_at: float) -> bool:
         statement = token_replay.insert().values(issuer=issuer, jti=jti, expires_at=expires_at)
         try:
-            with self._engine.begin() as conn:
+            with sqlite_writer(self._engine), self._engine.begin() as conn:
                 conn.execute(statement)
         except IntegrityError:
             return False
@@ -84,7 +84,7 @@ class DatabaseReplayCache:
             )
             .values(expires_at=expires_at)
         )
-        with self._engine.begin() as conn:
+        with sqlite_writer(self._engine), self._engine.begin() as conn:
             return conn.execute(statement).rowcount == 1
 
     def _maybe_purge(self, now: float) -> None:
@@ -99,7 +99,7 @@ class DatabaseReplayCache:
         """Delete ids whose tokens have expired; returns how many. Failure is only logged."""
         cutoff = self._clock() if now is None else now
         try:
-            with self._engine.begin() as conn:
+            with sqlite_writer(self._engine), self._engine.begin() as conn:
                 result = conn.execute(
                     token_replay.delete().where(token_replay.c.expires_at <= cutoff)
                 )

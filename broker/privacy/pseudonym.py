@@ -7,8 +7,10 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
-from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from broker.privacy.keyed_hash import HmacSha256
 
 MIN_KEY_BYTES: Final = 32
 # Fixed, Tillit-specific HKDF parameters: the salt separates Tillit's keys from any other use
@@ -40,28 +42,21 @@ class Pseudonymiser:
     def __init__(self, key: bytes) -> None:
         if len(key) < MIN_KEY_BYTES:
             raise ValueError(f"a pseudonym key must have at least {MIN_KEY_BYTES} bytes")
-        # Keyed once; copying it per value skips re-deriving the HMAC pads for every value.
-        self._keyed = hmac.HMAC(key, hashes.SHA256())
+        # Keyed once: the pads are hashed here, not again for every value.
+        self._hmac = HmacSha256(key)
 
     def __repr__(self) -> str:
         return "Pseudonymiser(<key hidden>)"
 
     def pseudonym(self, value: str) -> str:
         """The pseudonym of one identifier."""
-        mac = self._keyed.copy()
-        mac.update(value.encode("utf-8"))
-        return mac.finalize().hex()
+        return self._hmac.hexdigest(value.encode("utf-8"))
 
     def _pseudonyms(self, values: np.ndarray) -> list[str]:
-        copy, pseudonyms = self._keyed.copy, []
         try:
-            for data in map(str.encode, values):
-                mac = copy()
-                mac.update(data)
-                pseudonyms.append(mac.finalize().hex())
+            return self._hmac.hexdigests(map(str.encode, values))
         except TypeError as error:
             raise TypeError(f"only text can be pseudonymised: {error}") from None
-        return pseudonyms
 
     def pseudonymise(self, values: pd.Series) -> pd.Series:
         """Pseudonyms of a column; missing stays missing, each distinct value is hashed once."""

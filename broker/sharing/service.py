@@ -33,6 +33,7 @@ from broker.store import rows as store_rows
 from broker.store.subjects import SubjectKeys, subject_index_key
 from broker.store.tables import share_receipts, subject_restrictions
 from contracts.base import Contract
+from contracts.store import sqlite_writer
 
 MAX_PAGE = 10_000
 # Counts are tabulated by one field or cross-tabulated by two (with row and column totals).
@@ -318,7 +319,7 @@ class ShareService:
         try:
             for frame in store_rows.iter_frames(reader, contract, query, chunk_size):
                 released, keys = self.release_frame(principal, body, obligations, frame)
-                with self.runtime.engine.begin() as conn:
+                with sqlite_writer(self.runtime.engine), self.runtime.engine.begin() as conn:
                     self.recorder.record_disclosures(
                         conn, principal, receipt, keys, obligations.hidden_until_days
                     )

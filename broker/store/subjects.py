@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Iterable
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from broker.privacy.keyed_hash import HmacSha256
 
 _INFO = b"tillit/subject-index/v1"
 
@@ -18,17 +18,18 @@ def subject_index_key(master_key: bytes) -> bytes:
 
 
 class SubjectKeys:
-    """Turns identity codes into subject keys with one precomputed HMAC state."""
+    """Turns identity codes into subject keys (HMAC-SHA256 under the index key)."""
 
     def __init__(self, index_key: bytes) -> None:
-        self._base = hmac.new(index_key, digestmod=hashlib.sha256)
+        self._hmac = HmacSha256(index_key)
 
     def key(self, identity_code: str) -> str:
         """The subject key of one identity code (normalised to upper case)."""
-        mac = self._base.copy()
-        mac.update(identity_code.strip().upper().encode())
-        return mac.hexdigest()
+        return self._hmac.hexdigest(identity_code.strip().upper().encode())
 
     def keys(self, identity_codes: Iterable[str | None]) -> list[str | None]:
         """Subject keys of many codes; missing codes stay missing."""
-        return [None if code is None else self.key(code) for code in identity_codes]
+        codes = list(identity_codes)
+        present = [code.strip().upper().encode() for code in codes if code is not None]
+        digests = iter(self._hmac.hexdigests(present))
+        return [None if code is None else next(digests) for code in codes]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pandas as pd
+from hypothesis import given
+from hypothesis import strategies as st
 
 from broker.privacy import k_anonymity_warnings, smallest_group
 
@@ -39,3 +41,26 @@ def test_only_released_quasi_identifiers_count() -> None:
 def test_missing_values_form_their_own_group() -> None:
     rows = pd.DataFrame({"district": ["Keskusta"] * 5 + [None]})
     assert smallest_group(rows, ["district"]) == 1
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["Keskusta", "Nastola", None]),
+            st.sampled_from([2015, 2016, None]),
+            st.sampled_from(["male", "female"]),
+        ),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_group_sizes_agree_with_a_pandas_groupby(rows: list[tuple[object, ...]]) -> None:
+    frame = pd.DataFrame(rows, columns=["district", "birth_year", "sex"])
+    quasi = ["district", "birth_year", "sex"]
+    expected = frame.groupby(quasi, dropna=False).size()
+    assert smallest_group(frame, quasi) == int(expected.min())
+    small = expected[expected < 3]
+    warnings = k_anonymity_warnings(frame, quasi, k=3)
+    assert len(warnings) == (1 if len(small) else 0)
+    if len(small):
+        assert f"{int(small.sum())} of {len(frame)} row(s)" in warnings[0]
