@@ -231,6 +231,11 @@ def assert_promises_kept(outcomes: list[Outcome], facts: StoreFacts) -> None:
         if outcome.status is None:
             continue  # the broker died before answering: a record may or may not exist
         record = facts.records_by_jti.get(outcome.jti)
+        if outcome.status == 503:
+            # Refused because the store could not be written: nothing was recorded or released.
+            assert record is None, f"a 503 answer left an audit record: {outcome}"
+            assert outcome.code == "service_unavailable" and outcome.share_id is None
+            continue
         assert record is not None, f"an answer {outcome.status} was sent without an audit record"
         if outcome.status == 200:
             assert outcome.permitted and record.decision == "permit"
