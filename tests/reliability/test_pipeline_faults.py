@@ -155,3 +155,32 @@ def test_a_contract_violation_fails_fast_without_retry(tmp_path: Path, legacy_dr
     assert _step_events(result, dg.DagsterEventType.STEP_UP_FOR_RETRY) == []
     failure = result.get_step_failure_events()[0]
     assert "POSTINUMERO" in failure.event_specific_data.error.message  # type: ignore[union-attr]
+
+
+def test_malformed_records_are_quarantined_and_reconciled(
+    tmp_path: Path, legacy_drop: Path
+) -> None:
+    drop = tmp_path / "legacy"
+    shutil.copytree(legacy_drop, drop)
+    register = drop / "population_register" / "VTJ_OTE.txt"
+    lines = register.read_bytes().split(b"\n")
+    lines[4] = lines[4][:20]  # a record cut short by a failed transfer
+    lines[8] = b"\xff" * 12 + b"#" * 40  # a record overwritten with garbage
+    register.write_bytes(b"\n".join(lines))
+    data_records = sum(1 for line in lines[1:] if line)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    result = _materialize_persons(url, LegacyDropResource(legacy_dir=str(drop)))
+    assert result.success
+    engine = make_engine(url)
+    (load,) = _loads(engine)
+    with engine.connect() as conn:
+        refs = set(
+            conn.execute(
+                sa.text("SELECT DISTINCT source_ref FROM quarantine WHERE dataset = 'persons'")
+            ).scalars()
+        )
+    engine.dispose()
+    assert {"line 5", "line 9"} <= refs
+    assert load.rows_in == data_records == load.rows_loaded + load.rows_quarantined
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks["reconciliation"] is True
