@@ -20,15 +20,15 @@ import socket
 import sys
 
 import uvicorn
+from fastapi import FastAPI
 
 from broker.config.settings import BrokerSettings
 from broker.main import create_app
 
 
-def _serve(sock: socket.socket, settings: BrokerSettings) -> None:
-    """The child: build the app (cheap, every module is already imported) and serve."""
+def _serve(sock: socket.socket, app: FastAPI) -> None:
+    """The child: serve the parent's app; its lineage shipper starts in the child's lifespan."""
     try:
-        app = create_app(settings)
         config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
         uvicorn.Server(config).run(sockets=[sock])
     finally:
@@ -43,9 +43,10 @@ def _reap(children: set[int]) -> None:
 
 
 def main() -> None:
-    settings = BrokerSettings()
-    # Building one app here imports everything and checks the configuration before any child.
-    create_app(settings).state.runtime.engine.dispose()
+    # The app is built once, here: configuration, keys and schema are checked before any child.
+    # Its pool is emptied, so each child opens its own connections and shares none.
+    app = create_app(BrokerSettings())
+    app.state.runtime.engine.dispose()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -59,7 +60,7 @@ def main() -> None:
         if command == "spawn":
             pid = os.fork()
             if pid == 0:
-                _serve(sock, settings)
+                _serve(sock, app)
             children.add(pid)
             print(f"pid {pid}", flush=True)
         elif command == "quit":
