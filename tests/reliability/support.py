@@ -3,6 +3,7 @@ outbox draining and the store-wide checks of what the broker promises."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -253,3 +254,11 @@ def assert_promises_kept(outcomes: list[Outcome], facts: StoreFacts) -> None:
     assert facts.pending == 0
     # After draining, every share's lineage event is in the store exactly once.
     assert facts.lineage_events_by_share == Counter(permits)
+
+
+def report(test: str, figures: dict[str, object]) -> None:
+    """Append a run's figures to TILLIT_RELIABILITY_REPORT (JSON lines), if set."""
+    path = os.environ.get("TILLIT_RELIABILITY_REPORT")
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"test": test, **figures}) + "\n")

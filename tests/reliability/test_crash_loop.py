@@ -3,7 +3,6 @@ audit record, one unbroken chain, and every share's lineage delivered exactly on
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import time
@@ -21,6 +20,7 @@ from tests.reliability.support import (
     ShareClient,
     assert_promises_kept,
     drain_outbox,
+    report,
     store_facts,
 )
 
@@ -107,19 +107,11 @@ def crash_loop(
     }
 
 
-def _report(name: str, figures: dict[str, object]) -> None:
-    """Append the run's figures to TILLIT_RELIABILITY_REPORT (JSON lines), if set."""
-    path = os.environ.get("TILLIT_RELIABILITY_REPORT")
-    if path:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"test": name, **figures}) + "\n")
-
-
 def test_killing_the_broker_at_random_moments_loses_no_record_and_no_lineage(
     tmp_path: Path, broker_config: dict[str, Path], sqlite_store: Path
 ) -> None:
     figures = crash_loop(tmp_path, broker_config, f"sqlite:///{sqlite_store}", _iterations())
-    _report("crash_loop_sqlite", figures)
+    report("crash_loop_sqlite", figures)
 
 
 @pytest.mark.slow
@@ -127,7 +119,7 @@ def test_a_thousand_kills_lose_no_record_and_no_lineage(
     tmp_path: Path, broker_config: dict[str, Path], sqlite_store: Path
 ) -> None:
     figures = crash_loop(tmp_path, broker_config, f"sqlite:///{sqlite_store}", SLOW_ITERATIONS)
-    _report("crash_loop_sqlite_slow", figures)
+    report("crash_loop_sqlite_slow", figures)
 
 
 POSTGRES_ITERATIONS = 50
@@ -141,7 +133,7 @@ def test_killing_the_broker_on_postgresql_loses_no_record_and_no_lineage(
     # PostgreSQL must end each dead broker's transaction and release its chain lock.
     iterations = int(os.environ.get("TILLIT_CRASH_ITERATIONS", POSTGRES_ITERATIONS))
     figures = crash_loop(tmp_path, broker_config, loaded_postgres_url, iterations)
-    _report("crash_loop_postgres", figures)
+    report("crash_loop_postgres", figures)
 
 
 @pytest.mark.slow
@@ -150,4 +142,4 @@ def test_a_thousand_kills_on_postgresql_lose_no_record_and_no_lineage(
     tmp_path: Path, broker_config: dict[str, Path], loaded_postgres_url: str
 ) -> None:
     figures = crash_loop(tmp_path, broker_config, loaded_postgres_url, SLOW_ITERATIONS)
-    _report("crash_loop_postgres_slow", figures)
+    report("crash_loop_postgres_slow", figures)

@@ -26,6 +26,7 @@ from tests.reliability.support import (
     Outcome,
     assert_promises_kept,
     drain_outbox,
+    report,
     store_facts,
 )
 
@@ -97,13 +98,15 @@ def fault_at_audit_insert(engine: sa.Engine, fault: Callable[[], None]) -> Itera
         sa.event.remove(engine, "before_cursor_execute", before)
 
 
-def check_store_after(database_url: str, caller: Caller, checkpoint: Path) -> None:
+def check_store_after(database_url: str, caller: Caller, checkpoint: Path, test: str) -> None:
     """Every 200 is recorded, every 503 left nothing, and the chain is whole."""
     drain_outbox(database_url)
     facts = store_facts(database_url, checkpoint)
     assert_promises_kept(caller.outcomes, facts)
     refused = [o for o in caller.outcomes if o.status == 503]
     assert refused and all(o.jti not in facts.records_by_jti for o in refused)
+    statuses = [o.status for o in caller.outcomes]
+    report(test, {"statuses_in_order": statuses, "audit_records": facts.chain_length})
 
 
 # -- SQLite: the store file turns read-only -------------------------------------------------
@@ -161,7 +164,7 @@ def test_a_read_only_sqlite_store_refuses_with_503_and_recovers(
         # Back without a restart.
         assert client.get("/readyz").status_code == 200
         assert caller.share().status_code == 200
-    check_store_after(url, caller, broker_config["checkpoint"])
+    check_store_after(url, caller, broker_config["checkpoint"], "outage_sqlite_read_only")
 
 
 # -- PostgreSQL: the connection to the server is cut ---------------------------------------
@@ -203,4 +206,6 @@ def test_losing_postgresql_refuses_with_503_and_recovers(
         assert client.get("/readyz").status_code == 200
         assert caller.share().status_code == 200
         assert caller.share().status_code == 200
-    check_store_after(loaded_postgres_url, caller, broker_config["checkpoint"])
+    check_store_after(
+        loaded_postgres_url, caller, broker_config["checkpoint"], "outage_postgres_cut"
+    )

@@ -23,6 +23,7 @@ from orchestration.resources import LegacyDropResource, StoreResource
 from orchestration.run import pipeline_definitions
 from tests.broker.app.conftest import ROOT
 from tests.orchestration.pipeline_helpers import materialized, row_counts, run
+from tests.reliability.support import report
 
 pytestmark = pytest.mark.integration
 
@@ -101,6 +102,10 @@ def test_a_run_killed_half_way_then_rerun_equals_a_clean_run(
     assert row_counts(url) == clean
     assert _duplicated_quarantine_rows(engine) == 0
     engine.dispose()
+    report(
+        "pipeline_killed_and_rerun",
+        {"datasets_committed_before_the_kill": [load.dataset for load in committed], **clean},
+    )
 
 
 class FlakyLegacyDrop(LegacyDropResource):

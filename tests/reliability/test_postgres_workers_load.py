@@ -26,7 +26,7 @@ from contracts.store import make_engine
 from lineage.outbox import pending_count
 from tests.broker.app.conftest import ROOT
 from tests.reliability.conftest import broker_environment
-from tests.reliability.support import Outcome, ShareClient, store_facts
+from tests.reliability.support import Outcome, ShareClient, report, store_facts
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 REQUESTS = 200
@@ -178,8 +178,10 @@ def test_four_workers_keep_one_chain_and_deliver_each_lineage_event_once(
     def call(number: int) -> Outcome:
         return client.share(permitted=number % 5 != 0, stream=number % 4 == 1)
 
+    started = time.monotonic()
     with ThreadPoolExecutor(max_workers=16) as pool:
         outcomes = list(pool.map(call, range(REQUESTS)))
+    load_seconds = time.monotonic() - started
     statuses = Counter(outcome.status for outcome in outcomes)
     assert statuses == {200: REQUESTS * 4 // 5, 403: REQUESTS // 5}, statuses
     assert all(outcome.complete for outcome in outcomes)
@@ -199,3 +201,14 @@ def test_four_workers_keep_one_chain_and_deliver_each_lineage_event_once(
     assert facts.receipt_share_ids == set(shares)
     # Delivered, by four shippers racing for the same outbox, exactly once each.
     assert collector.deliveries == Counter(shares)
+    report(
+        "four_workers_postgres",
+        {
+            "workers": WORKERS,
+            "requests": REQUESTS,
+            "statuses": {str(k): v for k, v in statuses.items()},
+            "audit_records": facts.chain_length,
+            "lineage_deliveries": sum(collector.deliveries.values()),
+            "load_seconds": round(load_seconds, 1),
+        },
+    )
