@@ -62,9 +62,9 @@ def crash_loop(
             for _ in range(iterations):
                 pid = server.spawn()
                 batch = []
-                for _ in range(rng.randint(1, 3)):
+                for _ in range(rng.randint(1, 2)):
                     outcome, token = client.prepare(
-                        permitted=rng.random() < 0.85, stream=rng.random() < 0.4
+                        permitted=rng.random() < 0.85, stream=rng.random() < 0.25
                     )
                     batch.append(outcome)
                     futures.append(pool.submit(client.send, outcome, token))
