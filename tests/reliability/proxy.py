@@ -21,6 +21,8 @@ class CuttableProxy:
         self._open = threading.Event()
         self._open.set()
         self._closing = threading.Event()
+        self._silent = threading.Event()
+        self._held: list[socket.socket] = []
         self._lock = threading.Lock()
         self._pairs: set[tuple[socket.socket, socket.socket]] = set()
         self._accepter = threading.Thread(target=self._accept, name="pg-proxy", daemon=True)
@@ -33,7 +35,10 @@ class CuttableProxy:
             except OSError:
                 return
             if not self._open.is_set():
-                _reset(client)
+                if self._silent.is_set():
+                    self._held.append(client)  # accepted, never answered: a hung server
+                else:
+                    _reset(client)
                 continue
             try:
                 upstream = socket.create_connection(self._target, timeout=5)
@@ -75,9 +80,18 @@ class CuttableProxy:
             _reset(client)
             _reset(upstream)
 
+    def hang(self) -> None:
+        """Cut, then accept new connections but never answer them (a hung server)."""
+        self._silent.set()
+        self.cut()
+
     def restore(self) -> None:
         """Let connections through again."""
+        self._silent.clear()
         self._open.set()
+        for sock in self._held:
+            _reset(sock)
+        self._held.clear()
 
     def close(self) -> None:
         self._closing.set()

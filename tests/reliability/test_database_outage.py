@@ -209,3 +209,25 @@ def test_losing_postgresql_refuses_with_503_and_recovers(
     check_store_after(
         loaded_postgres_url, caller, broker_config["checkpoint"], "outage_postgres_cut"
     )
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(120)
+def test_a_postgresql_server_that_stops_answering_is_refused_in_bounded_time(
+    broker_config: dict[str, Path],
+    loaded_postgres_url: str,
+    proxied_postgres: tuple[str, CuttableProxy],
+) -> None:
+    url, proxy = proxied_postgres
+    with TestClient(create_app(_settings(broker_config, url))) as client:
+        caller = Caller(client, broker_config)
+        assert caller.share().status_code == 200
+        # Connections are accepted and then never answered: without a connect timeout each
+        # request would wait minutes for the database, holding a worker thread all along.
+        proxy.hang()
+        assert_refused_safely(caller.share())
+        proxy.restore()
+        assert caller.share().status_code == 200
+    check_store_after(
+        loaded_postgres_url, caller, broker_config["checkpoint"], "outage_postgres_hung"
+    )
