@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -81,8 +82,7 @@ def four_workers(
     tmp_path: Path,
 ) -> Iterator[str]:
     """`uvicorn --workers 4` on the store, each worker shipping lineage to the collector."""
-    with socket_port() as port:
-        pass
+    port = _free_port()
     env = {
         **os.environ,
         **broker_environment(
@@ -124,18 +124,10 @@ def four_workers(
         log.close()
 
 
-class socket_port:  # noqa: N801 (used as a context manager)
-    """A free local port (bound and released)."""
-
-    def __enter__(self) -> int:
-        import socket
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return int(sock.getsockname()[1])
-
-    def __exit__(self, *_: object) -> None:
-        return None
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _wait_until_ready(url: str, server: subprocess.Popen[bytes]) -> None:
