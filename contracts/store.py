@@ -113,7 +113,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for the store: WAL and a busy timeout on SQLite, pre-ping on servers."""
+    """An engine: WAL and a busy timeout on SQLite; pre-ping and a connect timeout on servers."""
     if url.startswith("sqlite"):
         database = sa.engine.make_url(url).database
         if database and database != ":memory:":
@@ -121,7 +121,11 @@ def make_engine(url: str) -> Engine:
         engine = sa.create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    # A server that accepts connections but never answers must fail requests within seconds
+    # rather than hold them for the driver's default (over two minutes); a URL may override.
+    parsed = sa.engine.make_url(url)
+    connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 5}
+    return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def _generic(type_: sa.types.TypeEngine[Any]) -> type[Any]:

@@ -27,6 +27,8 @@ from broker.audit.records import canonical_json, utc_timestamp
 from broker.audit.tables import audit_checkpoints
 
 CHECKPOINT_FORMAT: Final = "tillit-audit-checkpoint/1"
+# The broker signs the head at every multiple of this seq, so a missing one was deleted.
+CHECKPOINT_EVERY: Final = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,7 @@ def write_checkpoint(
 
 
 def maybe_checkpoint(
-    conn: Connection, signer: CheckpointSigner, now: datetime, every: int = 100
+    conn: Connection, signer: CheckpointSigner, now: datetime, every: int = CHECKPOINT_EVERY
 ) -> Checkpoint | None:
     """Checkpoint the head when its seq is a multiple of ``every`` or ``every`` records wait."""
     if every < 1:

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from broker.audit.checkpoints import load_verify_key
 from broker.audit.tables import audit_log
-from broker.audit.verify import VerifyReport, verify_chain
+from broker.audit.verify import VerifyReport, check_anchor, verify_chain
 from contracts.store import make_engine
 
 audit_app = typer.Typer(help="Check the tamper-evident audit log.", no_args_is_help=True)
@@ -33,6 +33,14 @@ PublicKeyPath = Annotated[
         help="Ed25519 PEM key to verify checkpoint signatures with (public or private).",
     ),
 ]
+Anchor = Annotated[
+    str | None,
+    typer.Option(
+        "--anchor",
+        help="SEQ:HASH of a head exported earlier (e.g. a checkpoint kept outside the "
+        "database); reveals records cut off after the last checkpoint the database still has.",
+    ),
+]
 
 
 @audit_app.callback()
@@ -43,6 +51,13 @@ def audit() -> None:
 def _fail(message: str) -> typer.Exit:
     console.print(f"[red]{message}[/red]")
     return typer.Exit(code=2)
+
+
+def _parse_anchor(anchor: str) -> tuple[int, str]:
+    seq, _, head_hash = anchor.partition(":")
+    if not seq.isdigit() or int(seq) < 1 or len(head_hash) != 64:
+        raise _fail("--anchor must be SEQ:HASH, a record number and its 64-digit hash")
+    return int(seq), head_hash.lower()
 
 
 def _summary(report: VerifyReport, signatures: bool) -> Table:
@@ -66,8 +81,10 @@ def _summary(report: VerifyReport, signatures: bool) -> Table:
 def verify(
     database_url: DatabaseUrl = "sqlite:///var/tillit.db",
     checkpoint_public_key: PublicKeyPath = None,
+    anchor: Anchor = None,
 ) -> None:
     """Recompute every record's hash and link, check the checkpoints; non-zero exit if broken."""
+    anchored = _parse_anchor(anchor) if anchor else None
     url = sa.engine.make_url(database_url)
     # Connecting would create an empty SQLite file; a typo must not verify as an empty chain.
     on_disk = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
@@ -83,6 +100,8 @@ def verify(
             raise _fail("this database has no audit log")
         with engine.connect() as conn:
             report = verify_chain(conn, public_key)
+            if anchored is not None:
+                report = check_anchor(conn, report, *anchored)
     except sa.exc.SQLAlchemyError as error:
         raise _fail(f"cannot read the audit log: {error.__class__.__name__}") from error
     finally:

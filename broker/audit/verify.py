@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.engine import Connection
 
-from broker.audit.checkpoints import Checkpoint, signature_is_valid
+from broker.audit.checkpoints import CHECKPOINT_EVERY, Checkpoint, signature_is_valid
 from broker.audit.records import ENTRY_FIELDS, FORMAT_VERSION, GENESIS_HASH, utc_timestamp
 from broker.audit.tables import audit_checkpoints, audit_log
 
@@ -153,6 +153,19 @@ class _ChainWalk:
                 f"{max(beyond)}: the log was truncated",
             )
 
+    def check_checkpoints_present(self) -> None:
+        """A signed chain has a checkpoint at every multiple of CHECKPOINT_EVERY it reaches.
+
+        Applies when checkpoints exist or a key is given (the chain is expected to be signed);
+        a missing one was deleted, typically to hide a truncation behind it.
+        """
+        if self.problem is not None or not (self._checkpoints or self._public_key):
+            return
+        for seq in range(CHECKPOINT_EVERY, self.length + 1, CHECKPOINT_EVERY):
+            if seq not in self._checkpoints:
+                self.fail(seq, f"the checkpoint of record {seq} is missing: it was deleted")
+                return
+
 
 def _load_checkpoints(conn: Connection) -> list[Checkpoint]:
     rows = conn.execute(sa.select(audit_checkpoints).order_by(audit_checkpoints.c.seq))
@@ -177,6 +190,7 @@ def verify_chain(
             # Keep reading after a problem so the report still gives the true length and head.
             length, head_hash = length + len(rows), str(rows[-1][3])
     walk.check_tail()
+    walk.check_checkpoints_present()
     return VerifyReport(
         length=length,
         head_hash=head_hash,
@@ -184,3 +198,24 @@ def verify_chain(
         problem=walk.problem,
         checkpoints_checked=walk.checkpoints_checked,
     )
+
+
+def check_anchor(conn: Connection, report: VerifyReport, seq: int, head_hash: str) -> VerifyReport:
+    """Compare the chain with a head exported earlier (a checkpoint kept outside the database).
+
+    Only an outside anchor reveals records cut off after the last checkpoint in the database,
+    or a truncation that deleted the checkpoints vouching for the cut records too.
+    """
+    if report.problem is not None:
+        return report
+    if seq > report.length:
+        problem = (
+            f"chain ends at record {report.length} but the anchor vouches for record {seq}: "
+            "the log was truncated"
+        )
+        return replace(report, first_broken_seq=report.length + 1, problem=problem)
+    stored = conn.execute(sa.select(audit_log.c.hash).where(audit_log.c.seq == seq)).scalar()
+    if stored != head_hash:
+        problem = f"record {seq} differs from the anchor"
+        return replace(report, first_broken_seq=seq, problem=problem)
+    return report

@@ -11,9 +11,13 @@ from fastapi.responses import JSONResponse
 from broker.api.examples import AUDIT_REPORT, READY, example_response
 from broker.api.problems import problem_responses
 from broker.audit import audit_transaction, chain_head, verify_chain
+from broker.auth.replay_db import token_replay
 from broker.deps import Operator, Runtime
 
 router = APIRouter(tags=["operations"])
+
+# The readiness probe's own spent-token row: an issuer no partner can have, long expired.
+_PROBE_ROW = {"issuer": "tillit:readiness-probe", "jti": "write-probe"}
 
 
 @router.get(
@@ -61,10 +65,20 @@ def readyz(runtime: Runtime) -> JSONResponse:
         checks["database"] = True
         with audit_transaction(runtime.engine) as conn:
             chain_head(conn)
-            # Taking the chain lock proves an append could happen now; nothing is written.
-            conn.rollback()
+            _commit_probe_write(conn)
         checks["audit_writable"] = True
     except sa.exc.SQLAlchemyError:
         pass
     ready = all(checks.values())
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+def _commit_probe_write(conn: sa.Connection) -> None:
+    """Rewrite the probe row, committed with the chain lock held.
+
+    Only a committed write proves an append could happen now: a rolled-back one never reaches
+    the disk, so a read-only or full SQLite file would still look writable.
+    """
+    probe = sa.and_(*(token_replay.c[name] == value for name, value in _PROBE_ROW.items()))
+    conn.execute(token_replay.delete().where(probe))
+    conn.execute(token_replay.insert().values(**_PROBE_ROW, expires_at=0.0))
