@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 # The broker app tests' session fixtures: one pipeline-loaded store and one demo configuration.
 from tests.broker.app.conftest import AUDIENCE, broker_config, loaded_store  # noqa: F401
+from tests.schema import migrate
 
 
 def broker_environment(
@@ -58,7 +59,7 @@ def postgres_template(
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.engine.make_url(postgres_server_url).set(database=name)
     result = run_pipeline(
-        url.render_as_string(hide_password=False),
+        migrate(url.render_as_string(hide_password=False)),
         str(legacy_drop),
         instance=dg.DagsterInstance.ephemeral(),
         log_level="ERROR",

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-import broker.audit  # noqa: F401  (registers the audit tables before ensure_schema)
 from broker.audit import (
     CheckpointSigner,
     audit_checkpoints,
@@ -21,8 +20,9 @@ from broker.audit import (
 )
 from broker.audit.checkpoints import CHECKPOINT_EVERY
 from broker.audit.cli import audit_app
-from contracts.store import ensure_schema, make_engine
+from contracts.store import make_engine
 from tests.broker.audit.helpers import fill
+from tests.schema import prepare_store
 
 runner = CliRunner()
 # Long enough for two checkpoints (at 100 and 200) and an unsigned tail after the last one.
@@ -34,7 +34,7 @@ def signed_chain(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A store with a checkpointed chain, written once; tests tamper with copies."""
     root = tmp_path_factory.mktemp("signed-chain")
     engine = make_engine(f"sqlite:///{root / 'store.db'}")
-    ensure_schema(engine)
+    prepare_store(engine)
     signer = CheckpointSigner(generate_signing_key(root / "checkpoint.pem"))
     fill(engine, LENGTH, signer=signer, every=CHECKPOINT_EVERY)
     engine.dispose()

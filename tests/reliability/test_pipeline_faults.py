@@ -24,6 +24,7 @@ from orchestration.run import pipeline_definitions
 from tests.broker.app.conftest import ROOT
 from tests.orchestration.pipeline_helpers import materialized, row_counts, run
 from tests.reliability.support import report
+from tests.schema import migrate
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +58,7 @@ def _duplicated_quarantine_rows(engine: sa.Engine) -> int:
 def test_a_run_killed_half_way_then_rerun_equals_a_clean_run(
     tmp_path: Path, legacy_drop: Path, loaded_store: Path
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'store.db'}"
+    url = migrate(f"sqlite:///{tmp_path / 'store.db'}")
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     command = [
         sys.executable,
@@ -140,7 +141,7 @@ def _step_events(result: dg.ExecuteInProcessResult, kind: dg.DagsterEventType) -
 
 def test_a_transient_source_failure_is_retried(tmp_path: Path, legacy_drop: Path) -> None:
     FlakyLegacyDrop.failures.clear()
-    url = f"sqlite:///{tmp_path / 'store.db'}"
+    url = migrate(f"sqlite:///{tmp_path / 'store.db'}")
     result = _materialize_persons(url, FlakyLegacyDrop(legacy_dir=str(legacy_drop)))
     assert _step_events(result, dg.DagsterEventType.STEP_UP_FOR_RETRY) == ["persons"]
     assert _step_events(result, dg.DagsterEventType.STEP_RESTARTED) == ["persons"]
@@ -153,7 +154,7 @@ def test_a_contract_violation_fails_fast_without_retry(tmp_path: Path, legacy_dr
     shutil.copytree(legacy_drop, drifted)
     register = drifted / "population_register" / "VTJ_OTE.txt"
     register.write_bytes(register.read_bytes().replace(b"POSTINUMERO", b"POSTINRO", 1))
-    url = f"sqlite:///{tmp_path / 'store.db'}"
+    url = migrate(f"sqlite:///{tmp_path / 'store.db'}")
     result = _materialize_persons(url, LegacyDropResource(legacy_dir=str(drifted)))
     assert not result.success
     assert _step_events(result, dg.DagsterEventType.STEP_FAILURE) == ["persons"]
@@ -173,7 +174,7 @@ def test_malformed_records_are_quarantined_and_reconciled(
     lines[8] = b"\xff" * 12 + b"#" * 40  # a record overwritten with garbage
     register.write_bytes(b"\n".join(lines))
     data_records = sum(1 for line in lines[1:] if line)
-    url = f"sqlite:///{tmp_path / 'store.db'}"
+    url = migrate(f"sqlite:///{tmp_path / 'store.db'}")
     result = _materialize_persons(url, LegacyDropResource(legacy_dir=str(drop)))
     assert result.success
     engine = make_engine(url)
