@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated
 from urllib.parse import parse_qsl
@@ -186,6 +187,33 @@ def _grant(runtime: BrokerRuntime, form: Form) -> ConsentGrant:
     return ConsentGrant(agreement.partner, agreement.dataset, purpose, fields, valid_until)
 
 
+def _consent_action(
+    request: Request,
+    runtime: BrokerRuntime,
+    consents: Consents,
+    exporter: Exporter,
+    locale: Locale,
+    form: Form,
+    act: Callable[[Principal], object],
+    *,
+    done: str,
+    failed: str,
+) -> HTMLResponse:
+    """Resume the page session, act on the person's consents, and show the page again."""
+    try:
+        principal, session = _resume(request, runtime, form)
+    except (AuthenticationError, Forbidden, RateLimited) as error:
+        return _sign_in_failed(locale, error)
+    try:
+        act(principal)
+    except TillitError as error:
+        return me_page(
+            runtime, consents, exporter, locale, principal, session,
+            error=locale.ui[failed], status_code=error.status,
+        )  # fmt: skip
+    return me_page(runtime, consents, exporter, locale, principal, session, message=locale.ui[done])
+
+
 @router.post("/me/consents", response_class=HTMLResponse)
 def grant_consent_page(
     request: Request,
@@ -196,20 +224,10 @@ def grant_consent_page(
     form: FormPairs,
 ) -> HTMLResponse:
     """Give a consent from the page; recorded and audited exactly as through the API."""
-    try:
-        principal, session = _resume(request, runtime, form)
-    except (AuthenticationError, Forbidden, RateLimited) as error:
-        return _sign_in_failed(locale, error)
-    try:
-        consents.grant(principal, _grant(runtime, form))
-    except TillitError as error:
-        return me_page(
-            runtime, consents, exporter, locale, principal, session,
-            error=locale.ui["consent_error"], status_code=error.status,
-        )  # fmt: skip
-    return me_page(
-        runtime, consents, exporter, locale, principal, session,
-        message=locale.ui["consent_granted"],
+    return _consent_action(
+        request, runtime, consents, exporter, locale, form,
+        lambda principal: consents.grant(principal, _grant(runtime, form)),
+        done="consent_granted", failed="consent_error",
     )  # fmt: skip
 
 
@@ -223,18 +241,8 @@ def revoke_consent_page(
     form: FormPairs,
 ) -> HTMLResponse:
     """Revoke one of one's own consents from the page; another person's is not found."""
-    try:
-        principal, session = _resume(request, runtime, form)
-    except (AuthenticationError, Forbidden, RateLimited) as error:
-        return _sign_in_failed(locale, error)
-    try:
-        consents.revoke(principal, first_field(form, "consent_id")[:64])
-    except TillitError as error:
-        return me_page(
-            runtime, consents, exporter, locale, principal, session,
-            error=locale.ui["action_error"], status_code=error.status,
-        )  # fmt: skip
-    return me_page(
-        runtime, consents, exporter, locale, principal, session,
-        message=locale.ui["consent_revoked"],
+    return _consent_action(
+        request, runtime, consents, exporter, locale, form,
+        lambda principal: consents.revoke(principal, first_field(form, "consent_id")[:64]),
+        done="consent_revoked", failed="action_error",
     )  # fmt: skip

@@ -17,7 +17,7 @@ from broker.web.citizen import FormPairs, first_field
 from broker.web.i18n import Locale, locales
 from broker.web.leaders import goal_views, indicator_locales
 from broker.web.rendering import render_page
-from broker.web.routes import PageLocale
+from broker.web.routes import PageLocale, verify_page_token
 from contracts.datasets.indicators import DAYCARE_WITHIN_FOUR_MONTHS
 from contracts.leaders import all_goals, all_indicators
 
@@ -46,15 +46,10 @@ def _context(locale: Locale, **extra: Any) -> dict[str, Any]:
 
 
 def _sign_in(request: Request, runtime: BrokerRuntime, token: str) -> Principal:
-    """Verify a partner token as the API does: once, rate-limited, partner agencies only."""
-    token = token.strip()
-    if not token:
-        raise AuthenticationError("missing_token")
-    principal = runtime.verifier.verify(token)
-    request.app.state.rate_limiter.check(principal.partner_id)
-    if principal.kind not in PARTNER_KINDS:
-        raise Forbidden("this page releases numbers to partner agencies")
-    return principal
+    """Sign a partner agency in; only partners' agreements can release the numbers."""
+    return verify_page_token(
+        request, runtime, token, PARTNER_KINDS, "this page releases numbers to partner agencies"
+    )
 
 
 @router.get("/indicators", response_class=HTMLResponse)

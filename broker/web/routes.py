@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -46,16 +47,30 @@ def citizen_context(locale: Locale, path: str, title: str) -> dict[str, Any]:
     }
 
 
-def sign_in(request: Request, runtime: BrokerRuntime, token: str) -> Principal:
-    """Verify a citizen-portal token exactly as the API does: once, rate-limited, citizens only."""
+def verify_page_token(
+    request: Request, runtime: BrokerRuntime, token: str, kinds: Collection[str], refusal: str
+) -> Principal:
+    """Verify a token pasted into a page exactly as the API does: once, rate-limited, and only
+    for the kinds of principal the page serves (``refusal`` says who it is for otherwise)."""
     token = token.strip()
     if not token:
         raise AuthenticationError("missing_token")
     principal = runtime.verifier.verify(token)
     request.app.state.rate_limiter.check(principal.partner_id)
-    if principal.kind != "citizen_portal":
-        raise Forbidden("this page is for citizens signed in through the citizen portal")
+    if principal.kind not in kinds:
+        raise Forbidden(refusal)
     return principal
+
+
+def sign_in(request: Request, runtime: BrokerRuntime, token: str) -> Principal:
+    """Sign a citizen in with a citizen-portal token."""
+    return verify_page_token(
+        request,
+        runtime,
+        token,
+        ("citizen_portal",),
+        "this page is for citizens signed in through the citizen portal",
+    )
 
 
 @router.get("/catalog", response_class=HTMLResponse)
