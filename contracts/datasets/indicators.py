@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -15,6 +17,13 @@ from contracts.reference import lahti_districts
 TOTAL = "Total"
 
 
+def published_count(description: str, *, source: str) -> Any:
+    """A public count cell: never negative, empty where disclosure control suppressed it."""
+    return governed(
+        description=description, classification=C.PUBLIC, source=source, nullable=True, ge=0
+    )
+
+
 class DaycareDemandByDistrictModel(pa.DataFrameModel):
     """Children aged 1–6 in each Lahti district against early childhood education places and
     pending applications. Empty cells were suppressed because they were below the threshold."""
@@ -24,26 +33,17 @@ class DaycareDemandByDistrictModel(pa.DataFrameModel):
         classification=C.PUBLIC,
         source="persons.district",
     )
-    children_1_to_6: Series[pd.Int64Dtype] = governed(
-        description="Children aged 1–6 living in the district",
-        classification=C.PUBLIC,
+    children_1_to_6: Series[pd.Int64Dtype] = published_count(
+        "Children aged 1–6 living in the district",
         source="persons.birth_date",
-        nullable=True,
-        ge=0,
     )
-    active_placements: Series[pd.Int64Dtype] = governed(
-        description="Children with an active placement",
-        classification=C.PUBLIC,
+    active_placements: Series[pd.Int64Dtype] = published_count(
+        "Children with an active placement",
         source="ece_placements.status",
-        nullable=True,
-        ge=0,
     )
-    pending_applications: Series[pd.Int64Dtype] = governed(
-        description="Children whose application has no placement yet",
-        classification=C.PUBLIC,
+    pending_applications: Series[pd.Int64Dtype] = published_count(
+        "Children whose application has no placement yet",
         source="ece_placements.status",
-        nullable=True,
-        ge=0,
     )
 
     class Config:
@@ -80,12 +80,9 @@ class NewResidentFamiliesByMonthModel(pa.DataFrameModel):
         classification=C.PUBLIC,
         source="households.district",
     )
-    families: Series[pd.Int64Dtype] = governed(
-        description="Families that moved in",
-        classification=C.PUBLIC,
+    families: Series[pd.Int64Dtype] = published_count(
+        "Families that moved in",
         source="households.household_id",
-        nullable=True,
-        ge=0,
     )
 
     class Config:
@@ -141,26 +138,17 @@ class DaycareWithinFourMonthsModel(pa.DataFrameModel):
         source="households.household_type",
         isin=list(SEGMENTS),
     )
-    children: Series[pd.Int64Dtype] = governed(
-        description="Children aged 1–6 who moved in",
-        classification=C.PUBLIC,
+    children: Series[pd.Int64Dtype] = published_count(
+        "Children aged 1–6 who moved in",
         source="persons.birth_date",
-        nullable=True,
-        ge=0,
     )
-    placed: Series[pd.Int64Dtype] = governed(
-        description="Of them, children whose placement started within four months of the move",
-        classification=C.PUBLIC,
+    placed: Series[pd.Int64Dtype] = published_count(
+        "Of them, children whose placement started within four months of the move",
         source="ece_placements.start_date",
-        nullable=True,
-        ge=0,
     )
-    not_placed: Series[pd.Int64Dtype] = governed(
-        description="Of them, children with no placement starting within four months",
-        classification=C.PUBLIC,
+    not_placed: Series[pd.Int64Dtype] = published_count(
+        "Of them, children with no placement starting within four months",
         source="ece_placements.start_date",
-        nullable=True,
-        ge=0,
     )
     provisional: Series[bool] = governed(
         description="True while four months have not yet passed since the end of the month",
