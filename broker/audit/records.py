@@ -29,7 +29,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 FORMAT_VERSION: Final = 1
 GENESIS_HASH: Final = "0" * 64
@@ -98,6 +98,29 @@ def subject_kind_for(partner_kind: str) -> SubjectKind:
         return _SUBJECT_KIND_OF_PARTNER[partner_kind]
     except KeyError:
         raise ValueError(f"no audit subject kind for partner kind {partner_kind!r}") from None
+
+
+class Caller(Protocol):
+    """Who made a request, as the audit log names them (a verified principal)."""
+
+    @property
+    def partner_id(self) -> str: ...
+    @property
+    def issuer(self) -> str: ...
+    @property
+    def jti(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+
+
+def caller_fields(caller: Caller) -> dict[str, Any]:
+    """The audit entry's fields naming the caller: partner, token issuer and id, subject kind."""
+    return {
+        "partner": caller.partner_id,
+        "issuer": caller.issuer,
+        "jti": caller.jti,
+        "subject_kind": subject_kind_for(caller.kind),
+    }
 
 
 @dataclass(frozen=True, slots=True)

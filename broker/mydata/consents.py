@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from broker.audit import AuditEntry, request_digest, subject_kind_for
+from broker.audit import AuditEntry, caller_fields, request_digest
 from broker.auth.principal import Principal
 from broker.config.models import Agreement
 from broker.errors import Conflict, InvalidRequest, NotFound
@@ -175,10 +175,7 @@ class ConsentService:
         configured = self._agreement(agreement_id)
         return AuditEntry(
             share_id=None,
-            partner=principal.partner_id,
-            issuer=principal.issuer,
-            jti=principal.jti,
-            subject_kind=subject_kind_for(principal.kind),
+            **caller_fields(principal),
             dataset=dataset,
             purpose=purpose,
             # A withdrawn agreement can still have its consents revoked, and recorded.

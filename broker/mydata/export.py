@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from broker.audit import AuditEntry, AuditRecord, request_digest, subject_kind_for
+from broker.audit import AuditEntry, AuditRecord, caller_fields, request_digest
 from broker.auth.principal import Principal
 from broker.config.models import SubjectAccess
 from broker.errors import InvalidRequest, PolicyDenied
@@ -129,10 +129,7 @@ class SubjectExporter:
         access = self.access
         entry = AuditEntry(
             share_id=None,
-            partner=principal.partner_id,
-            issuer=principal.issuer,
-            jti=principal.jti,
-            subject_kind=subject_kind_for(principal.kind),
+            **caller_fields(principal),
             dataset=dataset,
             purpose=access.purpose if access else "data_subject_access",
             legal_basis=access.legal_basis if access else "gdpr_access_and_portability",
@@ -225,10 +222,7 @@ class SubjectExporter:
         released = [spec.name for spec in item.fields]
         entry = AuditEntry(
             share_id=export_id,
-            partner=principal.partner_id,
-            issuer=principal.issuer,
-            jti=principal.jti,
-            subject_kind=subject_kind_for(principal.kind),
+            **caller_fields(principal),
             dataset=item.dataset,
             purpose=access.purpose,
             legal_basis=access.legal_basis,

@@ -19,8 +19,8 @@ from broker.audit import (
     CheckpointSigner,
     append,
     audit_transaction,
+    caller_fields,
     maybe_checkpoint,
-    subject_kind_for,
 )
 from broker.auth.principal import Principal
 from broker.errors import ServiceUnavailable
@@ -76,10 +76,7 @@ class ShareRecorder:
         dataset = self.runtime.datasets.get(body.dataset)
         return AuditEntry(
             share_id=share_id,
-            partner=principal.partner_id,
-            issuer=principal.issuer,
-            jti=principal.jti,
-            subject_kind=subject_kind_for(principal.kind),
+            **caller_fields(principal),
             dataset=body.dataset,
             purpose=body.purpose,
             legal_basis=body.legal_basis,
