@@ -122,6 +122,19 @@ class ShareService:
 
     # -- releasing ------------------------------------------------------------------------
 
+    def _permitted(
+        self, principal: Principal, body: ShareRequestBody, digest: str
+    ) -> tuple[Decision, Obligations, Contract, list[Any]]:
+        """Decide a share; refuse it (audited) or return what it may release and which rows."""
+        decision = self.decide(principal, body)
+        if not decision.allowed:
+            raise self.deny(principal, body, decision, digest)
+        obligations = decision.obligations
+        assert obligations is not None  # noqa: S101
+        _check_aggregate_shape(obligations)
+        contract = self.runtime.contracts[body.dataset]
+        return decision, obligations, contract, self._criteria(contract, obligations, body)
+
     def _criteria(
         self, contract: Contract, obligations: Obligations, body: ShareRequestBody
     ) -> list[Any]:
@@ -183,14 +196,7 @@ class ShareService:
             earlier = self.replay(principal, idempotency_key, digest)
             if earlier is not None:
                 return SharePage(earlier, [], None, replayed=True)
-        decision = self.decide(principal, body)
-        if not decision.allowed:
-            raise self.deny(principal, body, decision, digest)
-        obligations = decision.obligations
-        assert obligations is not None  # noqa: S101
-        _check_aggregate_shape(obligations)
-        contract = self.runtime.contracts[body.dataset]
-        criteria = self._criteria(contract, obligations, body)
+        decision, obligations, contract, criteria = self._permitted(principal, body, digest)
         page_limit = min(limit, obligations.max_rows or limit)
         after = None
         if cursor is not None:
@@ -263,14 +269,7 @@ class ShareService:
             earlier = self.replay(principal, idempotency_key, digest)
             if earlier is not None:
                 return earlier, iter(()), True
-        decision = self.decide(principal, body)
-        if not decision.allowed:
-            raise self.deny(principal, body, decision, digest)
-        obligations = decision.obligations
-        assert obligations is not None  # noqa: S101
-        _check_aggregate_shape(obligations)
-        contract = self.runtime.contracts[body.dataset]
-        criteria = self._criteria(contract, obligations, body)
+        decision, obligations, contract, criteria = self._permitted(principal, body, digest)
         if obligations.aggregate_only:
             frame, _ = self._read_page(contract, obligations, criteria, None, 0)
             released, _keys = self.release_frame(principal, body, obligations, frame)
