@@ -25,6 +25,7 @@ from broker.config.settings import BrokerSettings
 from broker.mydata.export import SubjectExporter
 from broker.runtime import BrokerRuntime, build_runtime
 from broker.sharing.service import ShareService
+from broker.store.disclosures import DisclosureIndexer
 from broker.web import router as web_pages
 from lineage.outbox import OutboxShipper
 from lineage.transports import build_transport
@@ -48,16 +49,24 @@ def create_app(
     settings = settings or BrokerSettings()
     runtime = runtime or build_runtime(settings)
     shipper = _lineage_shipper(settings, runtime)
+    indexer = (
+        DisclosureIndexer(
+            runtime.engine, runtime.clock, poll_interval=settings.disclosure_index_seconds
+        )
+        if settings.disclosure_indexing
+        else None
+    )
+    workers = [worker for worker in (shipper, indexer) if worker is not None]
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if shipper is not None:
-            shipper.start()
+        for worker in workers:
+            worker.start()
         try:
             yield
         finally:
-            if shipper is not None:
-                shipper.stop(timeout=10)
+            for worker in workers:
+                worker.stop(timeout=10)
 
     app = FastAPI(
         lifespan=lifespan,
@@ -76,6 +85,7 @@ def create_app(
     )
     app.state.runtime = runtime
     app.state.lineage_shipper = shipper
+    app.state.disclosure_indexer = indexer
     app.state.share_service = ShareService(runtime)
     app.state.subject_exporter = SubjectExporter(runtime, app.state.share_service.recorder)
     app.state.rate_limiter = RateLimiter(

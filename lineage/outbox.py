@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,7 @@ import sqlalchemy as sa
 from openlineage.client.transport import Transport
 from sqlalchemy.engine import Connection, Engine
 
+from contracts.background import PollingWorker
 from contracts.store import metadata, sqlite_writer
 from lineage.store import PAYLOAD, LineageEvent, event_id, insert_ignoring_duplicate
 from lineage.transports import run_event_from_dict
@@ -104,8 +104,10 @@ class _Claimed:
     payload: dict[str, Any]
 
 
-class OutboxShipper:
+class OutboxShipper(PollingWorker):
     """Delivers queued lineage events through a transport, with retries and backoff."""
+
+    thread_name = "lineage-shipper"
 
     def __init__(
         self,
@@ -120,20 +122,18 @@ class OutboxShipper:
         poll_interval: float = 1.0,
         rng: random.Random | None = None,
     ) -> None:
+        super().__init__(poll_interval=poll_interval)
+        self.batch_size = batch_size
         self.engine = engine
         self.transport = transport
         self.clock = clock
-        self.batch_size = batch_size
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         # A claimed row stays hidden from other shippers this long: longer than a batch takes,
         # and the wait before the claims of a shipper that died mid-batch are retried.
         self.lease = lease
-        self.poll_interval = poll_interval
         # Jitter only spreads retries of several workers apart; it guards no secret.
         self._rng = rng or random.Random()  # noqa: S311
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), tz=UTC)
@@ -144,6 +144,10 @@ class OutboxShipper:
         doublings = min(max(attempts - 1, 0), 64)
         ceiling = min(self.backoff_max, self.backoff_base * 2.0**doublings)
         return ceiling / 2 + self._rng.random() * ceiling / 2
+
+    def work_once(self) -> bool:
+        """One round of the background thread; a full batch means more may be due."""
+        return self.ship_once() >= self.batch_size
 
     def ship_once(self) -> int:
         """Deliver one batch of due events; the number delivered."""
@@ -223,33 +227,6 @@ class OutboxShipper:
                 .where(table.c.id.in_([row.id for row in rows]), table.c.delivered_at.is_(None))
                 .values(next_attempt_at=self._now())
             )
-
-    def start(self) -> None:
-        """Ship in a daemon thread until stop() is called."""
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="lineage-shipper", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float | None = None) -> bool:
-        """Stop after the event in flight, handing undelivered claims back; True if stopped."""
-        self._stop.set()
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                delivered = self.ship_once()
-            except Exception:  # a database hiccup must not end shipping for good
-                log.exception("lineage shipping failed; retrying")
-                delivered = 0
-            # A full batch means more may be due: go on at once, otherwise rest a moment.
-            if delivered < self.batch_size and self._stop.wait(self.poll_interval):
-                break
 
 
 def _by_id(row: _Claimed) -> int:

@@ -50,6 +50,10 @@ class BrokerSettings(BaseSettings):
     # ships them, e.g. in tests that drive the shipper by hand).
     lineage_shipping: bool = True
     lineage_poll_seconds: float = Field(default=1.0, gt=0)
+    # Copy shares' disclosed subjects into the per-subject disclosure index in a background
+    # thread of each worker (citizens see pending ones either way).
+    disclosure_indexing: bool = True
+    disclosure_index_seconds: float = Field(default=1.0, gt=0)
 
     def resolve_secrets(self, demo_secrets_dir: Path = DEMO_SECRETS_DIR) -> BrokerSecrets:
         """Load the pseudonym and checkpoint keys; outside demo mode a missing one is fatal."""

@@ -1,5 +1,5 @@
-"""Recording a share decision: the audit record, the receipt, the citizens' disclosure index
-and the lineage event, all in one chain-locked transaction."""
+"""Recording a share decision: the audit record, the receipt, the subjects disclosed (for the
+citizens' disclosure index) and the lineage event, all in one chain-locked transaction."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ from broker.policy.model import Decision
 from broker.privacy import k_anonymity_warnings
 from broker.runtime import BrokerRuntime
 from broker.sharing.models import ShareReceipt, ShareRequestBody
-from broker.store.tables import disclosures, share_receipts
+from broker.store.disclosures import record_batch
+from broker.store.tables import share_receipts
 from lineage.events import share_complete, to_dict
 from lineage.outbox import enqueue
 
@@ -206,18 +207,16 @@ class ShareRecorder:
         keys: list[str | None],
         hidden_days: int,
     ) -> None:
-        subjects = sorted({key for key in keys if key is not None})
-        if not subjects:
-            return
         now = receipt.created_at
-        common = {
-            "share_id": receipt.share_id,
-            "partner": principal.partner_id,
-            "dataset": receipt.dataset,
-            "purpose": receipt.purpose,
-            "legal_basis": receipt.legal_basis,
-            "agreement_id": receipt.agreement_id,
-            "disclosed_at": now,
-            "visible_from": now + timedelta(days=hidden_days),
-        }
-        conn.execute(disclosures.insert(), [{"subject_key": key, **common} for key in subjects])
+        record_batch(
+            conn,
+            keys,
+            share_id=receipt.share_id,
+            partner=principal.partner_id,
+            dataset=receipt.dataset,
+            purpose=receipt.purpose,
+            legal_basis=receipt.legal_basis,
+            agreement_id=receipt.agreement_id,
+            disclosed_at=now,
+            visible_from=now + timedelta(days=hidden_days),
+        )

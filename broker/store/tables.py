@@ -44,6 +44,33 @@ disclosures = sa.Table(
     comment="Who received data about whom, keyed by an HMAC of the identity code, never the code.",
 )
 
+disclosure_batches = sa.Table(
+    "disclosure_batches",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("share_id", sa.Text, nullable=False),
+    sa.Column("partner", sa.Text, nullable=False),
+    sa.Column("dataset", sa.Text, nullable=False),
+    sa.Column("purpose", sa.Text, nullable=False),
+    sa.Column("legal_basis", sa.Text, nullable=False),
+    sa.Column("agreement_id", sa.Text, nullable=False),
+    sa.Column("disclosed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("visible_from", sa.DateTime(timezone=True), nullable=False),
+    # The released subjects' keys as sorted raw 32-byte HMACs, one after another.
+    sa.Column("subject_keys", sa.LargeBinary, nullable=False),
+    sa.Column("subject_count", sa.Integer, nullable=False),
+    # Set in the transaction that copies the batch into `disclosures`; NULL while pending.
+    sa.Column("indexed_at", sa.DateTime(timezone=True)),
+    sa.Index(
+        "ix_disclosure_batches_pending",
+        "id",
+        postgresql_where=sa.text("indexed_at IS NULL"),
+        sqlite_where=sa.text("indexed_at IS NULL"),
+    ),
+    comment="The subjects of each share (or stream chunk), written with its audit record and "
+    "copied into the per-subject disclosure index in the background.",
+)
+
 subject_restrictions = sa.Table(
     "subject_restrictions",
     metadata,

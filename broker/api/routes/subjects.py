@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import sqlalchemy as sa
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from broker.api.problems import problem_responses
 from broker.deps import Citizen, Runtime
 from broker.runtime import BrokerRuntime
+from broker.store.disclosures import disclosures_of
 from broker.store.subjects import SubjectKeys, subject_index_key
-from broker.store.tables import disclosures
 
 router = APIRouter(prefix="/v1/subjects", tags=["citizens"])
 
@@ -67,11 +66,7 @@ def disclosures_about(runtime: BrokerRuntime, identity_code: str) -> list[Disclo
     """Disclosures about one person that are visible to them by now, newest first."""
     key = SubjectKeys(subject_index_key(runtime.secrets.pseudonym_key)).key(identity_code)
     with runtime.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(disclosures)
-            .where(disclosures.c.subject_key == key, disclosures.c.visible_from <= runtime.now())
-            .order_by(disclosures.c.disclosed_at.desc(), disclosures.c.id.desc())
-        ).all()
+        rows = disclosures_of(conn, key, runtime.now())
     config = runtime.config
     return [
         Disclosure(

@@ -1,0 +1,231 @@
+"""The citizens' disclosure index: who received data about whom, found by subject key.
+
+A share writes one ``disclosure_batches`` row in its audit transaction: the share's metadata
+and the released subjects' keys packed into one value. Writing a row per subject there, into
+an index ordered by subject, dirtied one index page per released person in every share and
+held SQLite's single writer (and the audit chain) for most of a share's time. The
+``DisclosureIndexer`` copies pending batches into the per-subject ``disclosures`` table in the
+background, many shares per transaction in subject order, so each index page is written once
+per round rather than once per share. Reads merge both: the indexed rows and the batches not
+yet indexed, so a disclosure is visible to its citizen from the moment the share commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from broker.store.tables import disclosure_batches, disclosures
+from contracts.background import PollingWorker
+from contracts.store import sqlite_writer
+
+log = logging.getLogger(__name__)
+
+KEY_BYTES: Final = 32
+"""A subject key is an HMAC-SHA256: 32 bytes, kept as 64 hex characters in the index."""
+ROUND_KEYS: Final = 20_000
+"""Subjects the indexer copies per transaction (at least one whole batch): long enough to
+share index pages between many shares, short enough not to keep shares waiting on SQLite."""
+_ROUND_BATCHES: Final = 256
+_INSERT = disclosures.insert()
+
+
+@dataclass(frozen=True, slots=True)
+class Disclosure:
+    """One release of data about a person, as their disclosure list shows it."""
+
+    share_id: str
+    partner: str
+    dataset: str
+    purpose: str
+    legal_basis: str
+    agreement_id: str
+    disclosed_at: datetime
+
+
+def pack_subject_keys(keys: Iterable[str | None]) -> bytes:
+    """Distinct hex subject keys as one sorted run of raw 32-byte keys (missing keys skipped)."""
+    raw = {bytes.fromhex(key) for key in keys if key is not None}
+    return b"".join(sorted(raw))
+
+
+def unpack_subject_keys(packed: bytes) -> list[str]:
+    """The hex subject keys of a packed run, in order."""
+    return [packed[at : at + KEY_BYTES].hex() for at in range(0, len(packed), KEY_BYTES)]
+
+
+def batch_holds(packed: bytes, key: str) -> bool:
+    """Whether a packed run holds a subject key (binary search over the sorted run)."""
+    wanted = bytes.fromhex(key)
+    low, high = 0, len(packed) // KEY_BYTES
+    while low < high:
+        middle = (low + high) // 2
+        probe = packed[middle * KEY_BYTES : (middle + 1) * KEY_BYTES]
+        if probe < wanted:
+            low = middle + 1
+        elif probe > wanted:
+            high = middle
+        else:
+            return True
+    return False
+
+
+def record_batch(conn: Connection, keys: Iterable[str | None], **share: Any) -> int:
+    """Record the subjects of one share (or stream chunk) in the caller's transaction.
+
+    ``share`` holds the batch's share_id, partner, dataset, purpose, legal_basis,
+    agreement_id, disclosed_at and visible_from. Returns how many subjects were recorded.
+    """
+    packed = pack_subject_keys(keys)
+    if not packed:
+        return 0
+    count = len(packed) // KEY_BYTES
+    conn.execute(
+        disclosure_batches.insert(),
+        {**share, "subject_keys": packed, "subject_count": count, "indexed_at": None},
+    )
+    return count
+
+
+def disclosures_of(conn: Connection, key: str, now: datetime) -> list[Disclosure]:
+    """A subject's disclosures visible by ``now``, one per share, newest first."""
+    batches = disclosure_batches
+    # Pending batches first: one indexed in between is then read twice (and kept once), where
+    # the other order could miss it.
+    pending = conn.execute(
+        sa.select(batches).where(batches.c.indexed_at.is_(None), batches.c.visible_from <= now)
+    ).all()
+    found = {
+        row.share_id: _disclosure(row) for row in pending if batch_holds(row.subject_keys, key)
+    }
+    indexed = conn.execute(
+        sa.select(disclosures).where(
+            disclosures.c.subject_key == key, disclosures.c.visible_from <= now
+        )
+    ).all()
+    for row in indexed:
+        found.setdefault(row.share_id, _disclosure(row))
+    return sorted(found.values(), key=_newest_first)
+
+
+def pending_batches(conn: Connection) -> int:
+    """Batches written but not yet copied into the per-subject index."""
+    query = sa.select(sa.func.count()).where(disclosure_batches.c.indexed_at.is_(None))
+    return int(conn.execute(query).scalar_one())
+
+
+def _disclosure(row: Any) -> Disclosure:
+    return Disclosure(
+        share_id=row.share_id,
+        partner=row.partner,
+        dataset=row.dataset,
+        purpose=row.purpose,
+        legal_basis=row.legal_basis,
+        agreement_id=row.agreement_id,
+        disclosed_at=row.disclosed_at,
+    )
+
+
+def _newest_first(item: Disclosure) -> tuple[float, str]:
+    moment = item.disclosed_at
+    if moment.tzinfo is None:  # SQLite returns the stored UTC wall time
+        moment = moment.replace(tzinfo=UTC)
+    return -moment.timestamp(), item.share_id
+
+
+def _claim(engine: Engine, now: datetime, budget: int) -> sa.Update:
+    """Mark the oldest pending batches (up to ``budget`` subjects, at least one batch) indexed,
+    returning them: one statement, so on SQLite it holds the write lock from read to write."""
+    batches = disclosure_batches
+    oldest = (
+        sa.select(batches.c.id, batches.c.subject_count)
+        .where(batches.c.indexed_at.is_(None))
+        .order_by(batches.c.id)
+        .limit(_ROUND_BATCHES)
+    )
+    if engine.dialect.name == "postgresql":
+        # Batches another indexer is copying are skipped, not waited for nor copied twice.
+        oldest = oldest.with_for_update(skip_locked=True)
+    # MATERIALIZED: the locking LIMIT runs once (see the lineage outbox's claim).
+    window = oldest.cte("oldest").prefix_with("MATERIALIZED")
+    before = sa.func.sum(window.c.subject_count).over(order_by=window.c.id) - window.c.subject_count
+    running = sa.select(window.c.id, before.label("before")).subquery("running")
+    chosen = sa.select(running.c.id).where(running.c.before < budget)
+    return (
+        batches.update()
+        .where(batches.c.id.in_(chosen), batches.c.indexed_at.is_(None))
+        .values(indexed_at=now)
+        .returning(*(column for column in batches.c if column.name != "indexed_at"))
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRound:
+    """What one round of the indexer copied."""
+
+    batches: int
+    subjects: int
+
+    def full(self, budget: int) -> bool:
+        """Whether the round stopped at a limit, so more batches may be pending."""
+        return self.subjects >= budget or self.batches >= _ROUND_BATCHES
+
+
+def index_pending(engine: Engine, now: datetime, budget: int = ROUND_KEYS) -> IndexRound:
+    """Copy one round of pending batches into the per-subject index."""
+    with sqlite_writer(engine), engine.begin() as conn:
+        claimed = conn.execute(_claim(engine, now, budget)).all()
+        rows = [
+            {
+                "subject_key": key,
+                "share_id": batch.share_id,
+                "partner": batch.partner,
+                "dataset": batch.dataset,
+                "purpose": batch.purpose,
+                "legal_basis": batch.legal_basis,
+                "agreement_id": batch.agreement_id,
+                "disclosed_at": batch.disclosed_at,
+                "visible_from": batch.visible_from,
+            }
+            for batch in claimed
+            for key in unpack_subject_keys(batch.subject_keys)
+        ]
+        if rows:
+            # In subject order: neighbouring entries share index pages, each written once.
+            rows.sort(key=_subject_key)
+            conn.execute(_INSERT, rows)
+    return IndexRound(batches=len(claimed), subjects=len(rows))
+
+
+def _subject_key(row: dict[str, Any]) -> str:
+    return str(row["subject_key"])
+
+
+class DisclosureIndexer(PollingWorker):
+    """Copies pending disclosure batches into the per-subject index in a background thread."""
+
+    thread_name = "disclosure-indexer"
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Callable[[], float],
+        *,
+        budget: int = ROUND_KEYS,
+        poll_interval: float = 1.0,
+    ) -> None:
+        super().__init__(poll_interval=poll_interval)
+        self.engine = engine
+        self.clock = clock
+        self.budget = budget
+
+    def work_once(self) -> bool:
+        """One round; True when it was full and more batches may be pending."""
+        now = datetime.fromtimestamp(self.clock(), tz=UTC)
+        return index_pending(self.engine, now, self.budget).full(self.budget)

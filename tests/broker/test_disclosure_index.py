@@ -1,0 +1,196 @@
+"""The citizens' disclosure index: batches written with the share, indexed in the background,
+read merged so nothing is missed or counted twice, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy.engine import Engine
+
+from broker.store.disclosures import (
+    DisclosureIndexer,
+    batch_holds,
+    disclosures_of,
+    index_pending,
+    pack_subject_keys,
+    pending_batches,
+    record_batch,
+    unpack_subject_keys,
+)
+from broker.store.tables import disclosure_batches, disclosures
+from contracts.store import make_engine, sqlite_writer
+from tillit.migrations import downgrade, upgrade
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def key(label: object) -> str:
+    return hashlib.sha256(str(label).encode()).hexdigest()
+
+
+keys = st.lists(st.binary(min_size=32, max_size=32).map(bytes.hex), max_size=60)
+
+
+@given(members=keys, others=keys)
+def test_a_packed_batch_holds_exactly_its_subjects(members: list[str], others: list[str]) -> None:
+    packed = pack_subject_keys([*members, None, *members])
+    assert unpack_subject_keys(packed) == sorted(set(members))
+    for member in members:
+        assert batch_holds(packed, member)
+    for other in set(others) - set(members):
+        assert not batch_holds(packed, other)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated store of each kind."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'tillit.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    engine = make_engine(url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def share(
+    engine: Engine,
+    share_id: str,
+    subjects: list[str],
+    *,
+    at: datetime = NOW,
+    hidden: timedelta = timedelta(0),
+) -> None:
+    with sqlite_writer(engine), engine.begin() as conn:
+        record_batch(
+            conn,
+            subjects,
+            share_id=share_id,
+            partner="lahti-education",
+            dataset="persons",
+            purpose="ece_placement",
+            legal_basis="ece_act_540_2018",
+            agreement_id="lahti-education-ece-placement",
+            disclosed_at=at,
+            visible_from=at + hidden,
+        )
+
+
+def about(engine: Engine, subject: str, now: datetime = NOW) -> list[str]:
+    with engine.connect() as conn:
+        return [item.share_id for item in disclosures_of(conn, subject, now)]
+
+
+def index_rows(engine: Engine) -> list[tuple[str, str]]:
+    query = sa.select(disclosures.c.subject_key, disclosures.c.share_id)
+    with engine.connect() as conn:
+        return sorted((row.subject_key, row.share_id) for row in conn.execute(query))
+
+
+def test_a_disclosure_is_visible_before_and_after_indexing_and_only_once(engine: Engine) -> None:
+    alice, bob = key("alice"), key("bob")
+    share(engine, "s1", [alice, bob], at=NOW - timedelta(hours=2))
+    share(engine, "s2", [bob], at=NOW - timedelta(hours=1))
+    # A stream writes one batch per chunk under the same share; a person in two chunks is
+    # still one disclosure.
+    share(engine, "s3", [alice], at=NOW)
+    share(engine, "s3", [alice, None], at=NOW)
+    before = {subject: about(engine, subject) for subject in (alice, bob, key("carol"))}
+    assert before == {alice: ["s3", "s1"], bob: ["s2", "s1"], key("carol"): []}
+
+    copied = index_pending(engine, NOW)
+    assert (copied.batches, copied.subjects) == (4, 5)
+    with engine.connect() as conn:
+        assert pending_batches(conn) == 0
+    assert index_rows(engine) == sorted(
+        [(alice, "s1"), (bob, "s1"), (bob, "s2"), (alice, "s3"), (alice, "s3")]
+    )
+    assert {subject: about(engine, subject) for subject in before} == before
+    assert index_pending(engine, NOW).batches == 0
+
+
+def test_a_hidden_disclosure_appears_when_its_time_comes(engine: Engine) -> None:
+    alice = key("alice")
+    share(engine, "child-protection", [alice], hidden=timedelta(days=30))
+    assert about(engine, alice) == []
+    assert about(engine, alice, NOW + timedelta(days=30)) == ["child-protection"]
+    index_pending(engine, NOW)
+    assert about(engine, alice) == []
+    assert about(engine, alice, NOW + timedelta(days=30)) == ["child-protection"]
+
+
+def test_a_round_copies_whole_batches_up_to_its_budget(engine: Engine) -> None:
+    for number in range(4):
+        share(engine, f"s{number}", [key((number, person)) for person in range(3)])
+    first = index_pending(engine, NOW, budget=5)
+    # Batches are taken while fewer than 5 subjects are claimed: 3, then 3 more.
+    assert (first.batches, first.subjects, first.full(5)) == (2, 6, True)
+    second = index_pending(engine, NOW, budget=100)
+    assert (second.batches, second.subjects, second.full(100)) == (2, 6, False)
+    assert len(index_rows(engine)) == 12
+
+
+def test_concurrent_indexers_copy_each_batch_once(engine: Engine) -> None:
+    expected = []
+    for number in range(40):
+        subjects = [key((number, person)) for person in range(25)]
+        share(engine, f"s{number}", subjects)
+        expected += [(subject, f"s{number}") for subject in subjects]
+    errors: list[BaseException] = []
+
+    def drain() -> None:
+        try:
+            while index_pending(engine, NOW, budget=60).batches:
+                pass
+        except BaseException as error:  # noqa: BLE001 - reported by the test below
+            errors.append(error)
+
+    threads = [threading.Thread(target=drain) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert index_rows(engine) == sorted(expected)
+
+
+def test_the_background_indexer_drains_pending_batches(engine: Engine) -> None:
+    for number in range(5):
+        share(engine, f"s{number}", [key(number)])
+    indexer = DisclosureIndexer(engine, NOW.timestamp, poll_interval=0.05)
+    indexer.start()
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                if pending_batches(conn) == 0:
+                    break
+            time.sleep(0.05)
+    finally:
+        assert indexer.stop(timeout=10)
+    assert len(index_rows(engine)) == 5
+
+
+def test_downgrading_copies_pending_batches_into_the_index(engine: Engine) -> None:
+    alice, bob = key("alice"), key("bob")
+    share(engine, "indexed", [alice])
+    index_pending(engine, NOW)
+    share(engine, "pending", [alice, bob])
+    downgrade(engine, "0002")
+    assert "disclosure_batches" not in sa.inspect(engine).get_table_names()
+    assert index_rows(engine) == sorted([(alice, "indexed"), (alice, "pending"), (bob, "pending")])
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert (
+            conn.execute(sa.select(sa.func.count()).select_from(disclosure_batches)).scalar() == 0
+        )
