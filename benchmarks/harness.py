@@ -77,6 +77,24 @@ def median_seconds(run: Callable[[], object], repeat: int, warmup: int = 1) -> f
     return statistics.median(times)
 
 
+def paired_medians(
+    ours: Callable[[], object], baseline: Callable[[], object], repeat: int, warmup: int = 1
+) -> tuple[float, float]:
+    """Median wall times of ours and the baseline, run alternately so that a change in the
+    machine's load during the measurement falls on both sides of the ratio alike."""
+    for _ in range(warmup):
+        ours()
+        baseline()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        for run, samples in ((ours, times[0]), (baseline, times[1])):
+            gc.collect()
+            start = time.perf_counter()
+            run()
+            samples.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def percentile(samples: list[float], fraction: float) -> float:
     """Nearest-rank percentile of samples (fraction in 0..1)."""
     ordered = sorted(samples)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import statistics
 import tempfile
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 import broker.audit as audit
-from benchmarks.harness import Result, median_seconds
+from benchmarks.harness import Result, paired_medians
 from broker.privacy.pseudonym import Pseudonymiser
 from contracts.store import make_engine
 from tillit.migrations import upgrade
@@ -45,8 +46,7 @@ def pseudonymise_vs_hmac(quick: bool) -> Result:
         hmac.new(KEY, v.encode(), hashlib.sha256).hexdigest() for v in values.iloc[:5]
     ]
     repeat = 3 if quick else 5
-    ours = median_seconds(lambda: pseudonymiser.pseudonymise(values), repeat)
-    baseline = median_seconds(plain, repeat)
+    ours, baseline = paired_medians(lambda: pseudonymiser.pseudonymise(values), plain, repeat)
     return Result(
         "pseudonymise_vs_hmac",
         f"{count:,} distinct identity codes as an object Series; median of {repeat}",
@@ -123,8 +123,10 @@ def _plain_inserts_per_second(count: int) -> float:
 
 def audit_chain_vs_plain(quick: bool) -> Result:
     count, repeat = (1000, 3) if quick else (5000, 5)
-    ours = sorted(_appends_per_second(count) for _ in range(repeat))[repeat // 2]
-    baseline = sorted(_plain_inserts_per_second(count) for _ in range(repeat))[repeat // 2]
+    # Alternately, so that a change in the machine's load falls on both sides alike.
+    pairs = [(_appends_per_second(count), _plain_inserts_per_second(count)) for _ in range(repeat)]
+    ours = statistics.median(pair[0] for pair in pairs)
+    baseline = statistics.median(pair[1] for pair in pairs)
     return Result(
         "audit_chain_vs_plain",
         f"{count:,} records, one transaction each (as one per share), SQLite WAL; "

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -23,7 +21,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from benchmarks.harness import Result
+from benchmarks.harness import Result, paired_medians
 from broker.config.keys import ensure_demo_keys, mint_token
 from broker.config.loader import read_partners
 from broker.config.settings import BrokerSettings
@@ -160,20 +158,21 @@ def bare_app(database_url: str) -> FastAPI:
     return app
 
 
-def _timed(call: Any, repeat: int) -> tuple[float, Any]:
-    call()  # warm-up
-    times, last = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        last = call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), last
+def _paired(ours: Any, baseline: Any, repeat: int) -> tuple[float, float, Any, Any]:
+    """Median times of ours and the bare endpoint measured alternately, and their last answers."""
+    answers: dict[str, Any] = {}
+
+    def run(side: str, call: Any) -> Any:
+        return lambda: answers.__setitem__(side, call())
+
+    ours_time, bare_time = paired_medians(run("ours", ours), run("bare", baseline), repeat)
+    return ours_time, bare_time, answers["ours"], answers["bare"]
 
 
 def share_overhead_1k(broker: BrokerUnderTest, quick: bool) -> Result:
     repeat = 15 if quick else 50
     app = create_app(broker.settings)
-    tokens = broker.tokens(app, repeat + 1)
+    tokens = broker.tokens(app, repeat + 2)
     with TestClient(app) as client, TestClient(bare_app(broker.settings.database_url)) as bare:
 
         def ours() -> int:
@@ -186,8 +185,7 @@ def share_overhead_1k(broker: BrokerUnderTest, quick: bool) -> Result:
             response.raise_for_status()
             return len(response.json()["rows"])
 
-        ours_time, ours_rows = _timed(ours, repeat)
-        bare_time, bare_rows = _timed(baseline, repeat)
+        ours_time, bare_time, ours_rows, bare_rows = _paired(ours, baseline, repeat)
     return Result(
         "share_overhead_1k",
         f"POST /v1/shares JSON page of {ours_rows:,} persons rows (8 fields, pseudonymised id, "
@@ -204,7 +202,7 @@ def share_overhead_1k(broker: BrokerUnderTest, quick: bool) -> Result:
 def share_overhead_100k(broker: BrokerUnderTest, quick: bool) -> Result:
     repeat = 3 if quick else 5
     app = create_app(broker.settings)
-    tokens = broker.tokens(app, repeat + 1)
+    tokens = broker.tokens(app, repeat + 2)
     accept = {"Accept": "application/x-ndjson"}
     with TestClient(app) as client, TestClient(bare_app(broker.settings.database_url)) as bare:
 
@@ -218,8 +216,7 @@ def share_overhead_100k(broker: BrokerUnderTest, quick: bool) -> Result:
             response.raise_for_status()
             return response.content.count(b"\n")
 
-        ours_time, ours_rows = _timed(ours, repeat)
-        bare_time, bare_rows = _timed(baseline, repeat)
+        ours_time, bare_time, ours_rows, bare_rows = _paired(ours, baseline, repeat)
     return Result(
         "share_overhead_100k",
         f"whole persons table streamed as NDJSON: {ours_rows:,} rows (ours), {bare_rows:,} "

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 
 from contracts.base import Contract, FieldSpec
 
@@ -238,8 +238,19 @@ class _WriteTurn:
                     fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-_WRITE_TURNS: dict[str, _WriteTurn] = {}
+_WRITE_TURNS: dict[URL, _WriteTurn] = {}
 _WRITE_TURNS_GUARD = threading.Lock()
+
+
+def _write_turn(url: URL) -> _WriteTurn:
+    """The one write turn of a database URL in this process (created on first use)."""
+    with _WRITE_TURNS_GUARD:
+        turn = _WRITE_TURNS.get(url)
+        if turn is None:
+            database, text = url.database, url.render_as_string(hide_password=False)
+            on_disk = database not in (None, "", ":memory:") and "mode=memory" not in text
+            turn = _WRITE_TURNS[url] = _WriteTurn(f"{database}.writers" if on_disk else None)
+        return turn
 
 
 @contextmanager
@@ -257,12 +268,8 @@ def sqlite_writer(engine: Engine) -> Iterator[None]:
     if engine.dialect.name != "sqlite":
         yield
         return
-    database = engine.url.database
-    key = engine.url.render_as_string(hide_password=False)
-    with _WRITE_TURNS_GUARD:
-        turn = _WRITE_TURNS.get(key)
-        if turn is None:
-            on_disk = database not in (None, "", ":memory:") and "mode=memory" not in key
-            turn = _WRITE_TURNS[key] = _WriteTurn(f"{database}.writers" if on_disk else None)
+    turn = _WRITE_TURNS.get(engine.url)
+    if turn is None:
+        turn = _write_turn(engine.url)
     with turn.held():
         yield

@@ -143,11 +143,14 @@ def utc_timestamp(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds") + "Z"
 
 
+# What json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False) builds
+# on every call, built once: each share hashes at least one record inside the chain lock.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(document: Mapping[str, Any]) -> bytes:
     """RFC 8785 form of a document of strings, integers, nulls and arrays (see module doc)."""
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
+    return _CANONICAL.encode(document).encode("utf-8")
 
 
 def record_document(
@@ -164,7 +167,12 @@ def record_document(
 
 def record_hash(prev_hash: str, seq: int, recorded_at: datetime, entry: AuditEntry) -> str:
     """SHA-256 hex of the record's canonical serialisation (format version 1)."""
-    document = record_document(prev_hash, seq, recorded_at, entry.columns())
+    return values_hash(prev_hash, seq, recorded_at, entry.columns())
+
+
+def values_hash(prev_hash: str, seq: int, recorded_at: datetime, values: Mapping[str, Any]) -> str:
+    """``record_hash`` from an entry's column values (``AuditEntry.columns()``)."""
+    document = record_document(prev_hash, seq, recorded_at, values)
     return hashlib.sha256(canonical_json(document)).hexdigest()
 
 
