@@ -110,7 +110,7 @@ def chain_head(conn: Connection) -> tuple[int, str]:
     if isinstance(driver, sqlite3.Connection):
         # The head is one indexed row; read through sqlite3 directly it costs a tenth of a
         # SQLAlchemy statement execution, and every share reads it twice (append, checkpoint).
-        head = driver.execute(_HEAD_SQL).fetchone()
+        head = _on_driver(driver, _HEAD_SQL, ()).fetchone()
     else:
         head = conn.execute(_HEAD).first()
     if head is None:
@@ -163,4 +163,13 @@ class _SqliteInsert:
             row[name] if process is None else process(row[name])
             for name, process in zip(self._names, self._processors, strict=True)
         )
-        driver.execute(self._sql, values)
+        _on_driver(driver, self._sql, values)
+
+
+def _on_driver(driver: sqlite3.Connection, sql: str, values: tuple[Any, ...]) -> sqlite3.Cursor:
+    """Run a statement on sqlite3 itself; its errors raised as SQLAlchemy raises them, so a
+    failing store is met the same way (503, nothing released) on every path."""
+    try:
+        return driver.execute(sql, values)
+    except sqlite3.Error as error:
+        raise sa.exc.DBAPIError.instance(sql, values, error, sqlite3.Error) from error
