@@ -33,7 +33,6 @@ ROUND_KEYS: Final = 20_000
 """Subjects the indexer copies per transaction (at least one whole batch): long enough to
 share index pages between many shares, short enough not to keep shares waiting on SQLite."""
 _ROUND_BATCHES: Final = 256
-_INSERT = disclosures.insert()
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +140,8 @@ def _newest_first(item: Disclosure) -> tuple[float, str]:
 
 def _claim(engine: Engine, now: datetime, budget: int) -> sa.Update:
     """Mark the oldest pending batches (up to ``budget`` subjects, at least one batch) indexed,
-    returning them: one statement, so on SQLite it holds the write lock from read to write."""
+    returning their ids and sizes: one statement, so on SQLite it holds the write lock from
+    read to write."""
     batches = disclosure_batches
     oldest = (
         sa.select(batches.c.id, batches.c.subject_count)
@@ -161,8 +161,31 @@ def _claim(engine: Engine, now: datetime, budget: int) -> sa.Update:
         batches.update()
         .where(batches.c.id.in_(chosen), batches.c.indexed_at.is_(None))
         .values(indexed_at=now)
-        .returning(*(column for column in batches.c if column.name != "indexed_at"))
+        .returning(batches.c.id, batches.c.subject_count)
     )
+
+
+def _expand(engine: Engine, ids: list[int], most: int) -> sa.Insert:
+    """Copy batches into the index, one row per subject, in subject order: an INSERT ... SELECT
+    that unpacks the keys inside the database, so no row passes through Python."""
+    batches = disclosure_batches
+    numbers = sa.select(sa.literal(0).label("i")).cte("numbers", recursive=True)
+    numbers = numbers.union_all(sa.select(numbers.c.i + 1).where(numbers.c.i + 1 < most))
+    raw = sa.func.substr(batches.c.subject_keys, numbers.c.i * KEY_BYTES + 1, KEY_BYTES)
+    if engine.dialect.name == "postgresql":
+        key = sa.func.encode(raw, "hex")
+    else:
+        key = sa.func.lower(sa.func.hex(raw))
+    copied = ["share_id", "partner", "dataset", "purpose", "legal_basis", "agreement_id"]
+    copied += ["disclosed_at", "visible_from"]
+    rows = (
+        sa.select(key.label("subject_key"), *(batches.c[name] for name in copied))
+        .select_from(batches.join(numbers, numbers.c.i < batches.c.subject_count))
+        .where(batches.c.id.in_(ids))
+        # Neighbouring entries share index pages: each is written once per round.
+        .order_by(key)
+    )
+    return disclosures.insert().from_select(["subject_key", *copied], rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,30 +204,11 @@ def index_pending(engine: Engine, now: datetime, budget: int = ROUND_KEYS) -> In
     """Copy one round of pending batches into the per-subject index."""
     with sqlite_writer(engine), engine.begin() as conn:
         claimed = conn.execute(_claim(engine, now, budget)).all()
-        rows = [
-            {
-                "subject_key": key,
-                "share_id": batch.share_id,
-                "partner": batch.partner,
-                "dataset": batch.dataset,
-                "purpose": batch.purpose,
-                "legal_basis": batch.legal_basis,
-                "agreement_id": batch.agreement_id,
-                "disclosed_at": batch.disclosed_at,
-                "visible_from": batch.visible_from,
-            }
-            for batch in claimed
-            for key in unpack_subject_keys(batch.subject_keys)
-        ]
-        if rows:
-            # In subject order: neighbouring entries share index pages, each written once.
-            rows.sort(key=_subject_key)
-            conn.execute(_INSERT, rows)
-    return IndexRound(batches=len(claimed), subjects=len(rows))
-
-
-def _subject_key(row: dict[str, Any]) -> str:
-    return str(row["subject_key"])
+        subjects = sum(batch.subject_count for batch in claimed)
+        if subjects:
+            most = max(batch.subject_count for batch in claimed)
+            conn.execute(_expand(engine, [batch.id for batch in claimed], most))
+    return IndexRound(batches=len(claimed), subjects=subjects)
 
 
 class DisclosureIndexer(PollingWorker):
