@@ -22,7 +22,7 @@ from lineage.pipeline import (
     pipeline_fail,
     pipeline_start,
 )
-from lineage.shares import share_complete
+from lineage.shares import share_complete, share_complete_dict
 
 __all__ = [
     "CheckResult",
@@ -34,6 +34,7 @@ __all__ = [
     "pipeline_fail",
     "pipeline_start",
     "share_complete",
+    "share_complete_dict",
     "to_dict",
 ]
 

@@ -6,10 +6,11 @@ the same identifier. Denials never become lineage: they are in the audit log onl
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Final
 
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import (
@@ -20,6 +21,7 @@ from openlineage.client.facet_v2 import (
     job_type_job,
     output_statistics_output_dataset,
 )
+from openlineage.client.serde import Serde
 
 from contracts.base import Contract
 from lineage.datasets import data_source_facet, event_time_text, schema_facet
@@ -147,3 +149,109 @@ def share_complete(
         outputs=[_delivery(contract, partner, fields_released, transforms, row_count)],
         producer=PRODUCER,
     )
+
+
+_PLACEHOLDER_ID: Final = "00000000-0000-4000-8000-000000000000"
+
+
+_TEMPLATES: dict[tuple[Any, ...], str] = {}
+_MAX_TEMPLATES: Final = 1024
+
+
+def _share_template(
+    contract: Contract,
+    partner: str,
+    purpose: str,
+    legal_basis: str,
+    agreement_id: str,
+    agreement_version: str,
+    fields_released: tuple[str, ...],
+    withheld: tuple[tuple[str, str], ...],
+    transforms: tuple[tuple[str, str], ...],
+) -> str:
+    """The JSON of a share's event under one agreement's terms, with placeholder share values."""
+    terms = (partner, purpose, legal_basis, agreement_id, agreement_version)
+    released = (fields_released, withheld, transforms)
+    key: tuple[Any, ...] = (contract.name, contract.version, *terms, *released)
+    template = _TEMPLATES.get(key)
+    if template is None:
+        if len(_TEMPLATES) >= _MAX_TEMPLATES:
+            _TEMPLATES.clear()
+        template = _TEMPLATES[key] = _event_text(contract, *terms, *released)
+    return template
+
+
+def _event_text(
+    contract: Contract,
+    partner: str,
+    purpose: str,
+    legal_basis: str,
+    agreement_id: str,
+    agreement_version: str,
+    fields_released: tuple[str, ...],
+    withheld: tuple[tuple[str, str], ...],
+    transforms: tuple[tuple[str, str], ...],
+) -> str:
+    event = share_complete(
+        share_id=_PLACEHOLDER_ID,
+        contract=contract,
+        partner=partner,
+        purpose=purpose,
+        legal_basis=legal_basis,
+        agreement_id=agreement_id,
+        agreement_version=agreement_version,
+        fields_released=fields_released,
+        withheld=withheld,
+        transforms=dict(transforms),
+        audit_seq=0,
+        audit_hash="0" * 64,
+        row_count=0,
+        event_time=datetime(2000, 1, 1, tzinfo=UTC),
+    )
+    return json.dumps(Serde.to_dict(event))
+
+
+def share_complete_dict(
+    *,
+    share_id: str,
+    contract: Contract,
+    partner: str,
+    purpose: str,
+    legal_basis: str,
+    agreement_id: str,
+    agreement_version: str,
+    fields_released: Sequence[str],
+    withheld: Sequence[tuple[str, str]],
+    transforms: Mapping[str, str],
+    audit_seq: int,
+    audit_hash: str,
+    row_count: int,
+    event_time: datetime,
+) -> dict[str, Any]:
+    """``share_complete`` as JSON-ready data (what ``to_dict`` gives), for the broker's hot path.
+
+    Shares under the same terms differ only in their id, time, audit position and row count,
+    so the event is serialised once per terms and those values are set in a copy of it.
+    """
+    share_id = str(uuid.UUID(share_id))
+    if row_count < 0:
+        raise ValueError(f"a row count cannot be negative: {row_count}")
+    template = _share_template(
+        contract,
+        partner,
+        purpose,
+        legal_basis,
+        agreement_id,
+        agreement_version,
+        tuple(fields_released),
+        tuple(withheld),
+        tuple(transforms.items()),
+    )
+    event: dict[str, Any] = json.loads(template)
+    event["eventTime"] = event_time_text(event_time)
+    run = event["run"]
+    run["runId"] = share_id
+    terms = run["facets"][SHARE_FACET]
+    terms.update(shareId=share_id, auditSeq=audit_seq, auditHash=audit_hash)
+    event["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] = row_count
+    return event

@@ -92,9 +92,12 @@ def signature_is_valid(checkpoint: Checkpoint, public_key: Ed25519PublicKey) -> 
     return True
 
 
+_LAST_SEQ = sa.select(sa.func.max(audit_checkpoints.c.seq))
+
+
 def last_checkpoint_seq(conn: Connection) -> int:
     """Seq of the newest checkpoint, 0 when none has been written."""
-    return int(conn.execute(sa.select(sa.func.max(audit_checkpoints.c.seq))).scalar() or 0)
+    return int(conn.execute(_LAST_SEQ).scalar() or 0)
 
 
 def write_checkpoint(

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-
 from broker.auth.principal import Principal
+from broker.privacy.generalise import is_missing
 from broker.sharing.models import ShareRequestBody
 from broker.sharing.service import ShareService
+from broker.store.rows import json_rows
 from contracts.goals import Indicator
 from contracts.leaders import goal_of
 
@@ -56,12 +56,12 @@ class IndicatorRelease:
 
 
 def _count(value: Any) -> int | None:
-    return None if value is None or pd.isna(value) else int(value)
+    return None if is_missing(value) else int(value)
 
 
-def _points(indicator: Indicator, frame: pd.DataFrame) -> list[IndicatorPoint]:
+def _points(indicator: Indicator, records: list[dict[str, Any]]) -> list[IndicatorPoint]:
     points = []
-    for row in frame.to_dict("records"):
+    for row in records:
         # A count the agreement withholds is missing from the frame: shown as suppressed.
         numerator = _count(row.get(indicator.numerator))
         denominator = _count(row.get(indicator.denominator)) if indicator.denominator else None
@@ -109,8 +109,7 @@ def release_indicators(
             dataset=asset, purpose=purpose, legal_basis=legal_basis, fields=_fields(members)
         )
         receipt, chunks, _ = shares.stream(principal, body, fmt=STREAM_FORMAT, idempotency_key=None)
-        frames = list(chunks)
-        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        records = [row for chunk in chunks for row in json_rows(chunk)]
         for indicator in members:
             goal = goal_of(indicator)
             releases.append(
@@ -118,7 +117,7 @@ def release_indicators(
                     indicator=indicator,
                     goal_id=goal.id if goal else None,
                     share_id=receipt.share_id,
-                    points=_points(indicator, frame) if len(frame) else [],
+                    points=_points(indicator, records),
                 )
             )
     order = {indicator.id: index for index, indicator in enumerate(indicators)}

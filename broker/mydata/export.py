@@ -23,7 +23,7 @@ from broker.store.subjects import SubjectKeys, subject_index_key
 from broker.store.tables import disclosures
 from contracts.base import Contract
 from contracts.store import store_table
-from lineage.events import share_complete, to_dict
+from lineage.events import share_complete_dict
 from lineage.outbox import enqueue
 
 
@@ -203,8 +203,8 @@ class SubjectExporter:
         )
         with self.runtime.engine.connect() as conn:
             result = conn.execute(query)
-            frame = store_rows.frame_from(result, result.fetchall(), contract)
-        item.rows = store_rows.json_rows(frame)
+            rows = store_rows.columns_from(result, result.fetchall())
+        item.rows = store_rows.json_rows(rows)
         return item
 
     def _record(
@@ -265,7 +265,7 @@ class SubjectExporter:
         access = self.access
         assert access is not None  # noqa: S101
         released = [spec.name for spec in item.fields]
-        event = share_complete(
+        event = share_complete_dict(
             share_id=export_id,
             contract=self.runtime.contracts[item.dataset],
             partner=principal.partner_id,
@@ -281,4 +281,4 @@ class SubjectExporter:
             row_count=len(item.rows),
             event_time=now,
         )
-        enqueue(conn, to_dict(event), now)
+        enqueue(conn, event, now)

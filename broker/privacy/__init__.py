@@ -5,10 +5,11 @@ from broker.privacy.aggregate import aggregate_counts
 from broker.privacy.generalise import AGE_BANDS, RULES, generalise
 from broker.privacy.kanon import k_anonymity_warnings, smallest_group
 from broker.privacy.pseudonym import Pseudonymiser, derive_partner_key
-from broker.privacy.transforms import apply_transforms
+from broker.privacy.transforms import Columns, apply_transforms
 
 __all__ = [
     "AGE_BANDS",
+    "Columns",
     "RULES",
     "Pseudonymiser",
     "aggregate_counts",

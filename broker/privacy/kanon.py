@@ -2,53 +2,53 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
-import pandas as pd
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 DEFAULT_K = 5
 
 
-def _group_sizes(frame: pd.DataFrame, quasi_identifiers: Sequence[str]) -> np.ndarray | None:
-    """Row counts of the distinct combinations of the released quasi-identifiers."""
-    present = [name for name in quasi_identifiers if name in frame.columns]
-    if not present or frame.empty:
+def _group_sizes(
+    columns: Mapping[str, Sequence[Any]], quasi_identifiers: Sequence[str]
+) -> list[int] | None:
+    """Row counts of the distinct combinations of the released quasi-identifiers.
+
+    Missing values form a group of their own: a row with a gap is still distinguishable by it.
+    """
+    present = [name for name in quasi_identifiers if name in columns]
+    if not present or not len(columns[present[0]]):
         return None
-    # Each column's values become dense codes, folded into one code per combination and
-    # re-densified after every column so it never overflows; a groupby over several object
-    # columns costs several times more for the same counts. Missing values get a code of
-    # their own: a row with a gap is still distinguishable by it.
-    combined = np.zeros(len(frame), dtype=np.int64)
-    for name in present:
-        codes, uniques = pd.factorize(frame[name], use_na_sentinel=False)
-        combined, _ = pd.factorize(combined * (len(uniques) + 1) + codes)
-    return np.bincount(combined)
+    # v != v only for NaN: a numeric column's gap counts with the other missing values.
+    values = [[None if v != v else v for v in columns[name]] for name in present]  # noqa: PLR0124
+    return list(Counter(zip(*values, strict=True)).values())
 
 
-def smallest_group(frame: pd.DataFrame, quasi_identifiers: Sequence[str]) -> int | None:
+def smallest_group(
+    columns: Mapping[str, Sequence[Any]], quasi_identifiers: Sequence[str]
+) -> int | None:
     """k of the rows: the size of the smallest group sharing all released quasi-identifiers.
 
     None when no quasi-identifier is released or there are no rows.
     """
-    sizes = _group_sizes(frame, quasi_identifiers)
-    return None if sizes is None else int(sizes.min())
+    sizes = _group_sizes(columns, quasi_identifiers)
+    return None if sizes is None else min(sizes)
 
 
 def k_anonymity_warnings(
-    frame: pd.DataFrame, quasi_identifiers: Sequence[str], k: int = DEFAULT_K
+    columns: Mapping[str, Sequence[Any]], quasi_identifiers: Sequence[str], k: int = DEFAULT_K
 ) -> list[str]:
     """Receipt warnings when some combination of released quasi-identifiers has under k rows."""
-    sizes = _group_sizes(frame, quasi_identifiers)
+    sizes = _group_sizes(columns, quasi_identifiers)
     if sizes is None:
         return []
-    small = sizes[sizes < k]
-    if not small.size:
+    small = [size for size in sizes if size < k]
+    if not small:
         return []
-    released = [name for name in quasi_identifiers if name in frame.columns]
-    rows = int(small.sum())
+    released = [name for name in quasi_identifiers if name in columns]
+    total = sum(sizes)
     return [
         f"k-anonymity below {k}: {len(small)} combination(s) of {', '.join(released)} "
-        f"cover fewer than {k} rows each (smallest {int(sizes.min())}); "
-        f"{rows} of {len(frame)} row(s) are in such groups"
+        f"cover fewer than {k} rows each (smallest {min(sizes)}); "
+        f"{sum(small)} of {total} row(s) are in such groups"
     ]

@@ -3,13 +3,13 @@ stable for one partner and purpose and cannot be linked across partners or purpo
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Iterable
+from typing import Any, Final
 
-import numpy as np
-import pandas as pd
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from broker.privacy.generalise import is_missing
 from broker.privacy.keyed_hash import HmacSha256
 
 MIN_KEY_BYTES: Final = 32
@@ -52,20 +52,15 @@ class Pseudonymiser:
         """The pseudonym of one identifier."""
         return self._hmac.hexdigest(value.encode("utf-8"))
 
-    def _pseudonyms(self, values: np.ndarray) -> list[str]:
+    def pseudonymise(self, values: Iterable[Any]) -> list[str | None]:
+        """Pseudonyms of a column's values; missing stays missing, each distinct value is hashed
+        once."""
+        values = list(values)
+        distinct = list(dict.fromkeys(value for value in values if not is_missing(value)))
         try:
-            return self._hmac.hexdigests(map(str.encode, values))
+            hashed = dict(
+                zip(distinct, self._hmac.hexdigests(map(str.encode, distinct)), strict=True)
+            )
         except TypeError as error:
             raise TypeError(f"only text can be pseudonymised: {error}") from None
-
-    def pseudonymise(self, values: pd.Series) -> pd.Series:
-        """Pseudonyms of a column; missing stays missing, each distinct value is hashed once."""
-        # Factorising the plain object array is cheaper than going through the string dtype.
-        codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
-        # One extra slot at the end holds the missing marker: code -1 indexes it.
-        missing = values.dtype.na_value if isinstance(values.dtype, pd.StringDtype) else None
-        lookup = np.empty(len(uniques) + 1, dtype=object)
-        lookup[:-1] = self._pseudonyms(uniques)
-        lookup[-1] = missing
-        dtype = values.dtype if isinstance(values.dtype, pd.StringDtype) else object
-        return pd.Series(lookup[codes], index=values.index, name=values.name, dtype=dtype)
+        return [None if is_missing(value) else hashed[value] for value in values]

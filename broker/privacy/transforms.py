@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
-
-import pandas as pd
+from typing import Any
 
 from broker.privacy.generalise import generalise
 from broker.privacy.pseudonym import Pseudonymiser
@@ -15,39 +14,43 @@ DROP = "drop"
 PSEUDONYMISE = "pseudonymise"
 GENERALISE_PREFIX = "generalise:"
 
+Columns = dict[str, list[Any]]
+"""Rows held column by column: each released field's values, in row order."""
+
 
 def _transform_column(
-    column: pd.Series,
+    name: str,
+    values: Sequence[Any],
     transform: str,
     pseudonymiser: Pseudonymiser | None,
     as_of: date | None,
-) -> pd.Series:
+) -> list[Any]:
     if transform == KEEP:
-        return column
+        return list(values)
     if transform == PSEUDONYMISE:
         if pseudonymiser is None:
-            raise ValueError(f"field {column.name!r} must be pseudonymised but no key was given")
-        return pseudonymiser.pseudonymise(column)
+            raise ValueError(f"field {name!r} must be pseudonymised but no key was given")
+        return pseudonymiser.pseudonymise(values)
     if transform.startswith(GENERALISE_PREFIX):
-        return generalise(column, transform.removeprefix(GENERALISE_PREFIX), as_of=as_of)
-    raise ValueError(f"unknown transform {transform!r} for field {column.name!r}")
+        rule = transform.removeprefix(GENERALISE_PREFIX)
+        return generalise(values, rule, as_of=as_of, column=name)
+    raise ValueError(f"unknown transform {transform!r} for field {name!r}")
 
 
 def apply_transforms(
-    frame: pd.DataFrame,
+    columns: Mapping[str, Sequence[Any]],
     transforms: Mapping[str, str],
     *,
     pseudonymiser: Pseudonymiser | None,
     as_of: date | None,
-) -> pd.DataFrame:
+) -> Columns:
     """The released columns, in the order of ``transforms``, each kept, pseudonymised or
     generalised; dropped fields and fields without a transform are not released."""
-    missing = [name for name, how in transforms.items() if how != DROP and name not in frame]
+    missing = [name for name, how in transforms.items() if how != DROP and name not in columns]
     if missing:
         raise ValueError(f"fields to release are not in the rows: {', '.join(missing)}")
-    released = {
-        name: _transform_column(frame[name], how, pseudonymiser, as_of)
+    return {
+        name: _transform_column(name, columns[name], how, pseudonymiser, as_of)
         for name, how in transforms.items()
         if how != DROP
     }
-    return pd.DataFrame(released, index=frame.index)

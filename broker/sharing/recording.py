@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-import pandas as pd
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -25,12 +24,13 @@ from broker.audit import (
 from broker.auth.principal import Principal
 from broker.errors import ServiceUnavailable
 from broker.policy.model import Decision
-from broker.privacy import k_anonymity_warnings
+from broker.privacy import Columns, k_anonymity_warnings
 from broker.runtime import BrokerRuntime
 from broker.sharing.models import ShareReceipt, ShareRequestBody
+from broker.store import rows as store_rows
 from broker.store.disclosures import record_batch
 from broker.store.tables import share_receipts
-from lineage.events import share_complete, to_dict
+from lineage.events import share_complete_dict
 from lineage.outbox import enqueue
 
 logger = logging.getLogger(__name__)
@@ -96,15 +96,15 @@ class ShareRecorder:
         share_id: str,
         body: ShareRequestBody,
         decision: Decision,
-        frame: pd.DataFrame,
+        released: Columns,
         audit_seq: int,
         row_count: int,
     ) -> ShareReceipt:
         obligations = decision.obligations
         assert obligations is not None and decision.agreement is not None  # noqa: S101
         dataset = self.runtime.datasets[body.dataset]
-        quasi = [name for name in dataset.quasi_identifiers() if name in frame.columns]
-        warnings = [] if obligations.aggregate_only else k_anonymity_warnings(frame, quasi)
+        quasi = [name for name in dataset.quasi_identifiers() if name in released]
+        warnings = [] if obligations.aggregate_only else k_anonymity_warnings(released, quasi)
         return ShareReceipt(
             share_id=share_id,
             dataset=body.dataset,
@@ -113,7 +113,7 @@ class ShareRecorder:
             agreement_version=decision.agreement.version,
             purpose=body.purpose,
             legal_basis=body.legal_basis,
-            fields=list(frame.columns),
+            fields=list(released),
             withheld_fields=[{"field": w.field, "reason": w.reason} for w in obligations.withheld],  # type: ignore[misc]
             transforms=dict(obligations.transforms),
             aggregate=obligations.aggregate_only,
@@ -130,23 +130,23 @@ class ShareRecorder:
         body: ShareRequestBody,
         decision: Decision,
         digest: str,
-        frame: pd.DataFrame,
+        released: Columns,
         idempotency_key: str | None,
         row_count: int | None = None,
     ) -> ShareReceipt:
         share_id = str(uuid.uuid4())
-        count = len(frame) if row_count is None else row_count
+        count = store_rows.row_count(released) if row_count is None else row_count
         entry = self.entry(
             principal,
             body,
             decision,
             digest,
             share_id=share_id,
-            fields=list(frame.columns),
+            fields=list(released),
             row_count=count,
         )
         record = self.append(conn, entry)
-        receipt = self.receipt(share_id, body, decision, frame, record.seq, count)
+        receipt = self.receipt(share_id, body, decision, released, record.seq, count)
         self.enqueue_lineage(conn, principal, receipt, decision, record)
         conn.execute(
             share_receipts.insert(),
@@ -181,7 +181,7 @@ class ShareRecorder:
         released = [name for name in receipt.fields if name in contract.field_names]
         obligations = decision.obligations
         withheld = [(w.field, w.reason) for w in obligations.withheld] if obligations else []
-        event = share_complete(
+        event = share_complete_dict(
             share_id=receipt.share_id,
             contract=contract,
             partner=principal.partner_id,
@@ -197,7 +197,7 @@ class ShareRecorder:
             row_count=receipt.row_count,
             event_time=receipt.created_at,
         )
-        enqueue(conn, to_dict(event), receipt.created_at)
+        enqueue(conn, event, receipt.created_at)
 
     def record_disclosures(
         self,

@@ -20,6 +20,7 @@ from broker.mydata.consents import ConsentService
 from broker.policy.engine import evaluate
 from broker.policy.model import Decision, Obligations, ShareRequest
 from broker.privacy import (
+    Columns,
     Pseudonymiser,
     aggregate_counts,
     apply_transforms,
@@ -144,26 +145,28 @@ class ShareService:
             criteria.append(self.consents.rows_of(contract, obligations.consenting_subjects))
         return criteria
 
-    def _subject_keys(self, contract: Contract, frame: pd.DataFrame) -> list[str | None]:
+    def _subject_keys(self, contract: Contract, rows: Columns) -> list[str | None]:
         field = store_rows.subject_field(contract)
-        if field is None or field not in frame.columns:
-            return [None] * len(frame)
-        return self._subjects.keys(frame[field].where(frame[field].notna(), None).tolist())
+        if field is None or field not in rows:
+            return [None] * store_rows.row_count(rows)
+        return self._subjects.keys(rows[field])
 
-    def release_frame(
+    def release(
         self,
         principal: Principal,
         body: ShareRequestBody,
         obligations: Obligations,
-        frame: pd.DataFrame,
-    ) -> tuple[pd.DataFrame, list[str | None]]:
+        rows: Columns,
+    ) -> tuple[Columns, list[str | None]]:
         """Drop objecting subjects' rows, then transform: the rows exactly as they will leave."""
         contract = self.runtime.contracts[body.dataset]
-        keys = self._subject_keys(contract, frame)
+        keys = self._subject_keys(contract, rows)
         if obligations.limits_subjects:
             keep = [obligations.admits(key) for key in keys]
-            frame = frame.loc[pd.Series(keep, index=frame.index, dtype=bool)]
-            frame = frame.reset_index(drop=True)
+            rows = {
+                name: [value for value, kept in zip(values, keep, strict=True) if kept]
+                for name, values in rows.items()
+            }
             keys = [key for key, kept in zip(keys, keep, strict=True) if kept]
         pseudonymiser = Pseudonymiser(
             derive_partner_key(
@@ -171,14 +174,15 @@ class ShareService:
             )
         )
         released = apply_transforms(
-            frame[list(obligations.fields_released)],
+            {name: rows[name] for name in obligations.fields_released},
             obligations.transforms,
             pseudonymiser=pseudonymiser,
             as_of=self.runtime.now().date(),
         )
         if obligations.aggregate_only:
-            dims = list(released.columns)
-            return aggregate_counts(released, dims, obligations.min_cell_size), []
+            frame = pd.DataFrame({n: pd.Series(v, dtype=object) for n, v in released.items()})
+            counts = aggregate_counts(frame, list(released), obligations.min_cell_size)
+            return store_rows.columns_of(counts), []
         return released, keys
 
     def share_page(
@@ -201,8 +205,8 @@ class ShareService:
         after = None
         if cursor is not None:
             after = self._cursors.decode(cursor, principal.partner_id, body.dataset)
-        frame, next_key = self._read_page(contract, obligations, criteria, after, page_limit)
-        released, keys = self.release_frame(principal, body, obligations, frame)
+        rows, next_key = self._read_page(contract, obligations, criteria, after, page_limit)
+        released, keys = self.release(principal, body, obligations, rows)
         with self.recorder.audited() as conn:
             receipt = self.recorder.record_permit(
                 conn, principal, body, decision, digest, released, idempotency_key
@@ -222,22 +226,22 @@ class ShareService:
         criteria: list[Any],
         after: list[Any] | None,
         limit: int,
-    ) -> tuple[pd.DataFrame, list[Any] | None]:
+    ) -> tuple[Columns, list[Any] | None]:
         if obligations.aggregate_only:
             columns = list(obligations.fields_released)
             query = store_rows.select_rows(contract, columns, criteria)
             with self.runtime.engine.connect() as conn:
                 result = conn.execute(query)
-                return store_rows.frame_from(result, result.fetchall(), contract), None
+                return store_rows.columns_from(result, result.fetchall()), None
         columns = store_rows.columns_needed(contract, obligations.fields_released)
         query = store_rows.select_rows(contract, columns, criteria, after=after, limit=limit + 1)
         with self.runtime.engine.connect() as conn:
             result = conn.execute(query)
-            frame = store_rows.frame_from(result, result.fetchall(), contract)
-        if len(frame) <= limit:
-            return frame, None
-        frame = frame.iloc[:limit]
-        return frame, [str(frame.iloc[-1][name]) for name in contract.primary_key]
+            rows = store_rows.columns_from(result, result.fetchall())
+        if store_rows.row_count(rows) <= limit:
+            return rows, None
+        rows = {name: values[:limit] for name, values in rows.items()}
+        return rows, [str(rows[name][-1]) for name in contract.primary_key]
 
     def _count_released(
         self, conn: Connection, contract: Contract, obligations: Obligations, criteria: list[Any]
@@ -249,8 +253,8 @@ class ShareService:
         # Objections are keyed by HMAC, so excluded rows are counted by hashing the subjects.
         query = store_rows.select_rows(contract, [field], criteria)
         excluded = 0
-        for frame in store_rows.iter_frames(conn, contract, query, 50_000):
-            keys = self._subject_keys(contract, frame)
+        for rows in store_rows.iter_columns(conn, query, 50_000):
+            keys = self._subject_keys(contract, rows)
             excluded += sum(not obligations.admits(key) for key in keys)
         return total - excluded
 
@@ -262,7 +266,7 @@ class ShareService:
         fmt: str,
         idempotency_key: str | None,
         chunk_size: int = 5_000,
-    ) -> tuple[ShareReceipt, Iterator[pd.DataFrame], bool]:
+    ) -> tuple[ShareReceipt, Iterator[Columns], bool]:
         """Audit a whole share, then yield its rows in chunks, recording disclosures first."""
         digest = share_digest(body, {"format": fmt})
         if idempotency_key is not None:
@@ -271,8 +275,8 @@ class ShareService:
                 return earlier, iter(()), True
         decision, obligations, contract, criteria = self._permitted(principal, body, digest)
         if obligations.aggregate_only:
-            frame, _ = self._read_page(contract, obligations, criteria, None, 0)
-            released, _keys = self.release_frame(principal, body, obligations, frame)
+            rows, _ = self._read_page(contract, obligations, criteria, None, 0)
+            released, _keys = self.release(principal, body, obligations, rows)
             with self.recorder.audited() as conn:
                 receipt = self.recorder.record_permit(
                     conn, principal, body, decision, digest, released, idempotency_key
@@ -286,9 +290,7 @@ class ShareService:
                 raise self.deny(
                     principal, body, _too_many(decision, total, obligations.max_rows), digest
                 )
-            empty = self.release_frame(
-                principal, body, obligations, _empty_frame(contract, obligations)
-            )[0]
+            empty = self.release(principal, body, obligations, _no_rows(contract, obligations))[0]
             with self.recorder.audited() as conn:
                 receipt = self.recorder.record_permit(
                     conn, principal, body, decision, digest, empty, idempotency_key, total
@@ -313,11 +315,10 @@ class ShareService:
         query: sa.Select[Any],
         receipt: ShareReceipt,
         chunk_size: int,
-    ) -> Iterator[pd.DataFrame]:
-        contract = self.runtime.contracts[body.dataset]
+    ) -> Iterator[Columns]:
         try:
-            for frame in store_rows.iter_frames(reader, contract, query, chunk_size):
-                released, keys = self.release_frame(principal, body, obligations, frame)
+            for rows in store_rows.iter_columns(reader, query, chunk_size):
+                released, keys = self.release(principal, body, obligations, rows)
                 with sqlite_writer(self.runtime.engine), self.runtime.engine.begin() as conn:
                     self.recorder.record_disclosures(
                         conn, principal, receipt, keys, obligations.hidden_until_days
@@ -346,10 +347,5 @@ def _too_many(decision: Decision, total: int, limit: int) -> Decision:
     )
 
 
-def _empty_frame(contract: Contract, obligations: Obligations) -> pd.DataFrame:
-    columns = store_rows.columns_needed(contract, obligations.fields_released)
-    frame = pd.DataFrame({name: pd.Series([], dtype="object") for name in columns})
-    for name in columns:
-        if contract.field(name).dtype == "date":
-            frame[name] = pd.to_datetime(frame[name])
-    return frame
+def _no_rows(contract: Contract, obligations: Obligations) -> Columns:
+    return {name: [] for name in store_rows.columns_needed(contract, obligations.fields_released)}

@@ -6,11 +6,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from broker.errors import InvalidRequest
+from broker.privacy.generalise import is_missing
+from broker.privacy.transforms import Columns
 from contracts.base import Contract, FieldSpec, IdentifierKind
 from contracts.store import store_table
 
@@ -85,43 +88,58 @@ def count_rows(conn: Connection, contract: Contract, criteria: Sequence[Any]) ->
     return int(conn.execute(query).scalar_one())
 
 
-def frame_from(
-    result: sa.CursorResult[Any], rows: Sequence[Any], contract: Contract
-) -> pd.DataFrame:
-    """Rows as a DataFrame with dates as timestamps, ready for the privacy transforms."""
+def columns_from(result: sa.CursorResult[Any], rows: Sequence[Any]) -> Columns:
+    """Fetched rows column by column, values as the database driver gives them."""
     names = list(result.keys())
-    # Building column by column is several times faster than from a list of row objects.
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    frame = pd.DataFrame(
-        {name: pd.Series(values, dtype=object) for name, values in zip(names, columns, strict=True)}
-    )
-    for name in names:
-        if contract.field(name).dtype == "date":
-            frame[name] = pd.to_datetime(frame[name])
-    return frame
+    if not rows:
+        return {name: [] for name in names}
+    return {name: list(values) for name, values in zip(names, zip(*rows, strict=True), strict=True)}
 
 
-def iter_frames(
-    conn: Connection, contract: Contract, query: sa.Select[Any], chunk_size: int
-) -> Iterator[pd.DataFrame]:
-    """Stream a query as DataFrames of at most ``chunk_size`` rows."""
+def row_count(columns: Columns) -> int:
+    """How many rows the columns hold (none when there are no columns)."""
+    return len(next(iter(columns.values()), ()))
+
+
+def iter_columns(conn: Connection, query: sa.Select[Any], chunk_size: int) -> Iterator[Columns]:
+    """Stream a query in chunks of at most ``chunk_size`` rows."""
     result = conn.execution_options(stream_results=True, yield_per=chunk_size).execute(query)
     for partition in result.partitions(chunk_size):
-        yield frame_from(result, partition, contract)
+        yield columns_from(result, partition)
 
 
-def _json_values(series: pd.Series) -> list[Any]:
-    if pd.api.types.is_datetime64_any_dtype(series):
-        series = series.dt.strftime("%Y-%m-%d")
-    values = series.to_numpy(dtype=object, copy=True)
-    missing = series.isna().to_numpy()
-    if missing.any():
-        values[missing] = None
-    return list(values.tolist())
+def columns_of(frame: pd.DataFrame) -> Columns:
+    """A DataFrame's columns as plain Python values, None for missing ones."""
+    columns: Columns = {}
+    for name in frame.columns:
+        values = frame[name].astype(object).tolist()
+        columns[str(name)] = [
+            None if is_missing(value) or value is pd.NA or value is pd.NaT else _plain(value)
+            for value in values
+        ]
+    return columns
 
 
-def json_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def _plain(value: Any) -> Any:
+    # numpy scalars (counts, years of a nullable integer column) are not JSON.
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _holds_dates(column: list[Any]) -> bool:
+    """Whether a column's values are dates (a column from the store holds one type)."""
+    first = next((value for value in column if value is not None), None)
+    return isinstance(first, date)
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def json_rows(columns: Columns) -> list[dict[str, Any]]:
     """Rows as JSON-ready dictionaries: ISO dates, None for missing values."""
-    names = [str(name) for name in frame.columns]
-    columns = [_json_values(frame[name]) for name in frame.columns]
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+    names = list(columns)
+    values = [
+        [_json_value(value) for value in column] if _holds_dates(column) else column
+        for column in columns.values()
+    ]
+    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]

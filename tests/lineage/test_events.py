@@ -20,6 +20,7 @@ from lineage.events import (
     pipeline_fail,
     pipeline_start,
     share_complete,
+    share_complete_dict,
     to_dict,
 )
 from lineage.validation import SCHEMA_DIR, validate_event
@@ -241,3 +242,29 @@ def test_governance_schema_enumerates_the_contract_vocabulary() -> None:
     assert definitions["Classification"]["enum"] == [c.value for c in Classification]
     identifier = definitions["GovernedField"]["properties"]["identifier"]
     assert identifier["enum"] == [kind.value for kind in IdentifierKind]
+
+
+@pytest.mark.parametrize("name", sorted(CONTRACTS))
+def test_the_brokers_share_event_data_is_the_serialised_event(name: str) -> None:
+    contract = CONTRACTS[name]
+    for number in range(3):
+        share_id = str(uuid.uuid4())
+        values: dict[str, Any] = {"share_id": share_id, "audit_seq": number, "row_count": number}
+        values |= {"audit_hash": f"{number:064x}", "event_time": NOW.replace(minute=number)}
+        for partner in ("lahti-ece", "kela"):
+            expected = _share(contract, partner, **values)
+            direct = [s.name for s in contract.fields if s.identifier is IdentifierKind.DIRECT]
+            released = [s.name for s in contract.fields if s.name not in direct]
+            arguments: dict[str, Any] = {
+                "contract": contract,
+                "partner": partner,
+                "purpose": "knowledge_management",
+                "legal_basis": "secondary_use_act_552_2019",
+                "agreement_id": "lahti-ece-planning",
+                "agreement_version": "1.2.0",
+                "fields_released": released,
+                "withheld": [(field, "direct_identifier") for field in direct],
+                "transforms": {released[0]: "pseudonymise"},
+                **values,
+            }
+            assert share_complete_dict(**arguments) == expected

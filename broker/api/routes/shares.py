@@ -8,7 +8,6 @@ import json
 from collections.abc import Iterator
 from typing import Annotated
 
-import pandas as pd
 import sqlalchemy as sa
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -16,6 +15,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from broker.api.problems import problem_responses
 from broker.deps import Partner, Runtime, Shares
 from broker.errors import InvalidRequest, NotFound
+from broker.privacy import Columns
 from broker.sharing.models import ShareReceipt, ShareRequestBody, ShareResponse
 from broker.sharing.service import MAX_PAGE, ShareService
 from broker.store.rows import json_rows
@@ -44,20 +44,20 @@ def _receipt_headers(receipt: ShareReceipt, replayed: bool) -> dict[str, str]:
     return headers
 
 
-def _ndjson(chunks: Iterator[pd.DataFrame]) -> Iterator[bytes]:
-    for frame in chunks:
-        lines = (
-            json.dumps(row, ensure_ascii=False, separators=(",", ":")) for row in json_rows(frame)
-        )
-        yield ("\n".join(lines) + "\n").encode() if len(frame) else b""
+def _ndjson(chunks: Iterator[Columns]) -> Iterator[bytes]:
+    for rows in chunks:
+        lines = [
+            json.dumps(row, ensure_ascii=False, separators=(",", ":")) for row in json_rows(rows)
+        ]
+        yield ("\n".join(lines) + "\n").encode() if lines else b""
 
 
-def _csv(chunks: Iterator[pd.DataFrame], columns: list[str]) -> Iterator[bytes]:
+def _csv(chunks: Iterator[Columns], columns: list[str]) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\r\n")
     writer.writeheader()
-    for frame in chunks:
-        writer.writerows(json_rows(frame))
+    for rows in chunks:
+        writer.writerows(json_rows(rows))
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()

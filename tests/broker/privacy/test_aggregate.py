@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from broker.privacy import aggregate_counts
-from broker.store.rows import json_rows
+from broker.store.rows import columns_of, json_rows
 from contracts.disclosure import TOTAL
 
 DISTRICTS = ["Keskusta", "Nastola", "Kivimaa-Kartano", None]
@@ -87,7 +87,7 @@ def test_no_small_cell_shows_and_no_line_has_one_hidden_cell(
 def test_labels_of_a_nullable_integer_dimension_are_plain_json_values() -> None:
     years = pd.Series(pd.array([2024, 2025, None, 2024, 2025, 2025], dtype="Int64"))
     table = aggregate_counts(pd.DataFrame({"year": years}), ["year"], 3)
-    assert json.loads(json.dumps(json_rows(table))) == [
+    assert json.loads(json.dumps(json_rows(columns_of(table)))) == [
         {"year": 2024, "count": None},
         {"year": 2025, "count": 3},
         {"year": "Unknown", "count": None},

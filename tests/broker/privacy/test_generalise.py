@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-import pandas as pd
 import pytest
 
 from broker.privacy import generalise
@@ -14,24 +13,19 @@ AS_OF = date(2026, 3, 2)
 
 
 def test_year_and_month() -> None:
-    dates = pd.Series(["2024-02-29", None, "2025-12-31"], name="move_in_date")
-    assert generalise(dates, "year").tolist() == [2024, pd.NA, 2025]
-    months = generalise(pd.Series(pd.to_datetime(dates)), "month")
-    assert months.iloc[[0, 2]].tolist() == ["2024-02", "2025-12"]
-    assert months.isna().tolist() == [False, True, False]
-    assert months.name == "move_in_date"
+    dates = ["2024-02-29", None, "2025-12-31"]
+    assert generalise(dates, "year") == [2024, None, 2025]
+    assert generalise(dates, "month") == ["2024-02", None, "2025-12"]
 
 
-def test_python_dates_are_accepted() -> None:
-    assert generalise(pd.Series([date(2019, 8, 1)]), "year").tolist() == [2019]
+def test_python_dates_and_times_are_accepted() -> None:
+    assert generalise([date(2019, 8, 1), datetime(2020, 1, 2, 3, 4)], "year") == [2019, 2020]
+    assert generalise([float("nan")], "month") == [None], "a numeric gap is missing too"
 
 
 def test_postal_code_to_district() -> None:
-    codes = pd.Series(["15100", "15500", "17200", None], name="postal_code")
-    districts = generalise(codes, "district")
-    assert districts.iloc[:2].tolist() == ["Keskusta", "Nastola"]
-    assert districts.iloc[2:].isna().all(), "outside Lahti there is no district"
-    assert districts.name == "postal_code"
+    districts = generalise(["15100", "15500", "17200", None], "district")
+    assert districts == ["Keskusta", "Nastola", None, None], "outside Lahti there is no district"
 
 
 @pytest.mark.parametrize(
@@ -52,7 +46,8 @@ def test_postal_code_to_district() -> None:
     ],
 )
 def test_age_band_edges(birth: str, band: str) -> None:
-    assert generalise(pd.Series([birth]), "age_band", as_of=AS_OF).tolist() == [band]
+    assert generalise([birth], "age_band", as_of=AS_OF) == [band]
+    assert generalise([date.fromisoformat(birth)], "age_band", as_of=AS_OF) == [band]
 
 
 @pytest.mark.parametrize(
@@ -66,24 +61,23 @@ def test_age_band_edges(birth: str, band: str) -> None:
     ],
 )
 def test_a_29_february_birthday(as_of: date, age: int) -> None:
-    assert age_in_years(pd.Series(["2020-02-29"]), as_of).tolist() == [age]
+    assert age_in_years(["2020-02-29"], as_of) == [age]
 
 
 def test_a_29_february_child_enters_the_next_band_on_28_february() -> None:
-    births = pd.Series(["2020-02-29", "2020-02-29"])
-    assert generalise(births, "age_band", as_of=date(2023, 2, 27)).tolist() == ["0-2", "0-2"]
-    assert generalise(births, "age_band", as_of=date(2023, 2, 28)).tolist() == ["3-6", "3-6"]
+    births = ["2020-02-29", "2020-02-29"]
+    assert generalise(births, "age_band", as_of=date(2023, 2, 27)) == ["0-2", "0-2"]
+    assert generalise(births, "age_band", as_of=date(2023, 2, 28)) == ["3-6", "3-6"]
 
 
 def test_missing_and_future_birth_dates_get_no_band() -> None:
-    bands = generalise(pd.Series([None, "2026-03-03"]), "age_band", as_of=AS_OF)
-    assert bands.isna().all()
+    assert generalise([None, "2026-03-03"], "age_band", as_of=AS_OF) == [None, None]
 
 
 def test_errors_name_the_problem() -> None:
     with pytest.raises(ValueError, match="'decade'"):
-        generalise(pd.Series(["2020-01-01"]), "decade")
+        generalise(["2020-01-01"], "decade")
     with pytest.raises(ValueError, match="as_of"):
-        generalise(pd.Series(["2020-01-01"]), "age_band")
-    with pytest.raises(ValueError, match="not a date"):
-        generalise(pd.Series(["2020-01-01", "31.02.2020"], name="birth_date"), "year")
+        generalise(["2020-01-01"], "age_band")
+    with pytest.raises(ValueError, match="'birth_date' holds a value that is not a date"):
+        generalise(["2020-01-01", "31.02.2020"], "year", column="birth_date")
