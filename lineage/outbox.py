@@ -15,8 +15,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from contracts.background import PollingWorker
 from contracts.store import metadata, sqlite_writer
-from lineage.store import PAYLOAD, LineageEvent, event_id, insert_ignoring_duplicate
-from lineage.transports import run_event_from_dict
+from lineage.store import (
+    PAYLOAD,
+    LineageEvent,
+    event_id,
+    insert_ignoring_duplicate,
+)
+from lineage.transports import TillitStoreTransport, run_event_from_dict
 
 # Events are enqueued in the caller's transaction (the audit record's, for shares), so an event
 # exists exactly when the change it describes was committed, and emitting costs one insert. A
@@ -152,6 +157,12 @@ class OutboxShipper(PollingWorker):
     def ship_once(self) -> int:
         """Deliver one batch of due events; the number delivered."""
         claimed = self._claim(self._now())
+        local = self._store_in_this_database()
+        if claimed and local is not None:
+            try:
+                return self._deliver_in_store(local, claimed)
+            except Exception as error:  # the event-by-event path records each failure
+                log.warning("lineage batch not stored at once (%s); storing event by event", error)
         delivered = 0
         for index, row in enumerate(claimed):
             if self._stop.is_set():
@@ -167,6 +178,26 @@ class OutboxShipper(PollingWorker):
             self._mark_delivered(row)
             delivered += 1
         return delivered
+
+    def _store_in_this_database(self) -> TillitStoreTransport | None:
+        """The transport if it is Tillit's lineage store in the outbox's own database."""
+        transport = self.transport
+        local = isinstance(transport, TillitStoreTransport)
+        return transport if local and transport.store.engine.url == self.engine.url else None
+
+    def _deliver_in_store(self, store: TillitStoreTransport, claimed: Sequence[_Claimed]) -> int:
+        """Store a claimed batch and mark it delivered in one transaction: exactly once, and one
+        write turn for the batch rather than two per event."""
+        table = lineage_outbox
+        now = self._now()
+        with sqlite_writer(self.engine), self.engine.begin() as conn:
+            store.record_in(conn, [row.payload for row in claimed], now)
+            conn.execute(
+                table.update()
+                .where(table.c.id.in_([row.id for row in claimed]), table.c.delivered_at.is_(None))
+                .values(delivered_at=now)
+            )
+        return len(claimed)
 
     def _claim(self, now: datetime) -> list[_Claimed]:
         table = lineage_outbox

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -24,10 +25,11 @@ from openlineage.client.transport import (
 )
 from openlineage.client.transport.noop import NoopConfig, NoopTransport
 from openlineage.client.utils import deep_merge_dicts
+from sqlalchemy.engine import Connection
 
 from contracts.schema_revision import require_current_schema
 from contracts.store import make_engine
-from lineage.store import LineageEvent, LineageStore
+from lineage.store import LineageEvent, LineageStore, record_in
 
 if TYPE_CHECKING:
     from openlineage.client.client import Event
@@ -78,6 +80,12 @@ class TillitStoreTransport(Transport):
     def emit(self, event: Event) -> bool:
         """Record the event; False if the store already had it."""
         return self.store.record(Serde.to_dict(event))
+
+    def record_in(self, conn: Connection, events: Sequence[LineageEvent], now: datetime) -> None:
+        """Store events (as JSON-ready data) in the caller's transaction on the store's database:
+        how the outbox shipper of the same database delivers a batch exactly once."""
+        for event in events:
+            record_in(conn, event, now=now)
 
     def close(self, timeout: float = -1) -> bool:
         """Release the store's connections if this transport opened them."""

@@ -7,6 +7,8 @@ import multiprocessing
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from openlineage.client.serde import Serde
 
 from contracts.store import make_engine
 from lineage.outbox import OutboxShipper, enqueue, lineage_outbox, pending_count
-from lineage.store import event_id, lineage_events
+from lineage.store import LineageEvent, event_id, lineage_events
 from lineage.transports import TillitStoreConfig, TillitStoreTransport
 from tests.lineage.test_store import T0, share_event
 from tests.schema import prepare_store
@@ -36,6 +38,10 @@ class CountingStoreTransport(TillitStoreTransport):
         stored = super().emit(event)
         self.delivered.append(event_id(Serde.to_dict(event)))
         return stored
+
+    def record_in(self, conn: Any, events: Sequence[LineageEvent], now: datetime) -> None:
+        super().record_in(conn, events, now)
+        self.delivered.extend(map(event_id, events))
 
 
 def ship_until_empty(url: str, start_together: Any, report: str | None = None) -> list[str]:
