@@ -182,8 +182,9 @@ class OutboxShipper(PollingWorker):
     def _store_in_this_database(self) -> TillitStoreTransport | None:
         """The transport if it is Tillit's lineage store in the outbox's own database."""
         transport = self.transport
-        local = isinstance(transport, TillitStoreTransport)
-        return transport if local and transport.store.engine.url == self.engine.url else None
+        if not isinstance(transport, TillitStoreTransport):
+            return None
+        return transport if transport.store.engine.url == self.engine.url else None
 
     def _deliver_in_store(self, store: TillitStoreTransport, claimed: Sequence[_Claimed]) -> int:
         """Store a claimed batch and mark it delivered in one transaction: exactly once, and one
