@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -170,7 +171,14 @@ def insert_ignoring_duplicate(
     conn: Connection, table: sa.Table, row: Mapping[str, Any], key: str
 ) -> bool:
     """Insert a row unless one with the same unique key exists; True if inserted."""
-    dialect = conn.dialect.name
+    statement = _insert_ignoring(conn.dialect.name, table, key)
+    inserted = conn.execute(statement, dict(row)).first()
+    return inserted is not None
+
+
+@functools.cache
+def _insert_ignoring(dialect: str, table: sa.Table, key: str) -> sa.Insert:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING the key (built once per table)."""
     if dialect == "postgresql":
         statement: sa.Insert = postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
     elif dialect == "sqlite":
@@ -178,8 +186,7 @@ def insert_ignoring_duplicate(
     else:
         raise ValueError(f"the lineage store supports SQLite and PostgreSQL, not {dialect!r}")
     # RETURNING tells a skipped row apart on every driver (psycopg reports no rowcount here).
-    inserted = conn.execute(statement.returning(table.c[key]), dict(row)).first()
-    return inserted is not None
+    return statement.returning(table.c[key])
 
 
 def _parent_run_id(run: Mapping[str, Any]) -> str | None:
@@ -250,54 +257,79 @@ class LineageStore:
 
 def record_in(conn: Connection, event: LineageEvent, *, now: datetime | None = None) -> bool:
     """Store an event and its edges in the caller's transaction; False if already stored."""
-    identity = event_id(event)
-    run, job = event["run"], event["job"]
-    when = event_time_utc(event)
-    row = {
-        "event_id": identity,
-        "run_id": str(run["runId"]),
-        "parent_run_id": _parent_run_id(run),
-        "event_type": event.get("eventType"),
-        "event_time": when,
-        "job_namespace": str(job["namespace"]),
-        "job_name": str(job["name"]),
-        "payload": dict(event),
-        "recorded_at": (now or datetime.now(UTC)).astimezone(UTC),
-    }
-    if not insert_ignoring_duplicate(conn, lineage_events, row, "event_id"):
-        return False
-    base = {"event_id": identity, "run_id": row["run_id"], "event_time": when}
-    if dataset_edges := _dataset_edges(event, base):
+    return record_many(conn, [event], now=now) == 1
+
+
+def record_many(
+    conn: Connection, events: Sequence[LineageEvent], *, now: datetime | None = None
+) -> int:
+    """Store events and their edges in the caller's transaction, each event once; how many
+    were new. The edges of a batch are written together, one statement per table."""
+    recorded_at = (now or datetime.now(UTC)).astimezone(UTC)
+    dataset_edges: list[dict[str, Any]] = []
+    column_edges: list[dict[str, Any]] = []
+    new = 0
+    for event in events:
+        identity = event_id(event)
+        run, job = event["run"], event["job"]
+        when = event_time_utc(event)
+        row = {
+            "event_id": identity,
+            "run_id": str(run["runId"]),
+            "parent_run_id": _parent_run_id(run),
+            "event_type": event.get("eventType"),
+            "event_time": when,
+            "job_namespace": str(job["namespace"]),
+            "job_name": str(job["name"]),
+            "payload": dict(event),
+            "recorded_at": recorded_at,
+        }
+        if not insert_ignoring_duplicate(conn, lineage_events, row, "event_id"):
+            continue
+        new += 1
+        base = {"event_id": identity, "run_id": row["run_id"], "event_time": when}
+        dataset_edges += _dataset_edges(event, base)
+        column_edges += _column_edges(event, base)
+    if dataset_edges:
         conn.execute(lineage_dataset_edges.insert(), dataset_edges)
-        _upsert_seen(conn, lineage_graph_edges, dataset_edges, when)
-    if column_edges := _column_edges(event, base):
+        _upsert_seen(conn, lineage_graph_edges, dataset_edges)
+    if column_edges:
         conn.execute(lineage_column_edges.insert(), column_edges)
         fields = [edge for edge in column_edges if edge["output_field"] is not None]
-        _upsert_seen(conn, lineage_graph_fields, fields, when)
-    return True
+        _upsert_seen(conn, lineage_graph_fields, fields)
+    return new
 
 
-def _upsert_seen(
-    conn: Connection, table: sa.Table, edges: list[dict[str, Any]], when: datetime
-) -> None:
-    """Record each distinct edge once, widening its first/last-seen window."""
+def _upsert_seen(conn: Connection, table: sa.Table, edges: list[dict[str, Any]]) -> None:
+    """Record each distinct edge once, widening its first/last-seen window to its events' times."""
     keys = [column.name for column in table.primary_key.columns]
-    rows = {tuple(edge[key] for key in keys): edge for edge in edges}
-    if not rows:
+    seen: dict[tuple[Any, ...], tuple[datetime, datetime]] = {}
+    for edge in edges:
+        key, when = tuple(edge[name] for name in keys), edge["event_time"]
+        first, last = seen.get(key, (when, when))
+        seen[key] = (min(first, when), max(last, when))
+    if not seen:
         return
     values = [
-        {**dict(zip(keys, key, strict=True)), "first_seen": when, "last_seen": when} for key in rows
+        {**dict(zip(keys, key, strict=True)), "first_seen": first, "last_seen": last}
+        for key, (first, last) in seen.items()
     ]
-    postgres = conn.dialect.name == "postgresql"
+    conn.execute(_upsert_statement(conn.dialect.name, table), values)
+
+
+@functools.cache
+def _upsert_statement(dialect: str, table: sa.Table) -> Any:
+    """INSERT of a graph edge that widens an existing edge's window (built once per table)."""
+    keys = [column.name for column in table.primary_key.columns]
+    postgres = dialect == "postgresql"
     insert: Any = postgresql.insert(table) if postgres else sqlite.insert(table)
     # Two-argument least/greatest on PostgreSQL; SQLite's scalar min/max do the same.
     earliest: Any = sa.func.least if postgres else sa.func.min
     latest: Any = sa.func.greatest if postgres else sa.func.max
-    statement = insert.on_conflict_do_update(
+    return insert.on_conflict_do_update(
         index_elements=keys,
         set_={
             "first_seen": earliest(table.c.first_seen, insert.excluded.first_seen),
             "last_seen": latest(table.c.last_seen, insert.excluded.last_seen),
         },
     )
-    conn.execute(statement, values)

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 
 from contracts.schema_revision import require_current_schema
 from contracts.store import make_engine
-from lineage.store import LineageEvent, LineageStore, record_in
+from lineage.store import LineageEvent, LineageStore, record_many
 
 if TYPE_CHECKING:
     from openlineage.client.client import Event
@@ -84,8 +84,7 @@ class TillitStoreTransport(Transport):
     def record_in(self, conn: Connection, events: Sequence[LineageEvent], now: datetime) -> None:
         """Store events (as JSON-ready data) in the caller's transaction on the store's database:
         how the outbox shipper of the same database delivers a batch exactly once."""
-        for event in events:
-            record_in(conn, event, now=now)
+        record_many(conn, events, now=now)
 
     def close(self, timeout: float = -1) -> bool:
         """Release the store's connections if this transport opened them."""

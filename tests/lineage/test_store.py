@@ -24,6 +24,9 @@ from lineage.store import (
     lineage_column_edges,
     lineage_dataset_edges,
     lineage_events,
+    lineage_graph_edges,
+    lineage_graph_fields,
+    record_many,
 )
 from tests.schema import prepare_store
 
@@ -144,6 +147,34 @@ def test_an_event_delivered_twice_is_stored_once(engine: Engine) -> None:
     assert len(_rows(engine, lineage_events)) == 1
     assert len(_rows(engine, lineage_dataset_edges)) == 2
     assert len(_rows(engine, lineage_column_edges)) == 1
+
+
+def test_a_batch_stores_what_the_events_one_by_one_store(tmp_path: Path) -> None:
+    columns = {"district": [(POPULATION, "persons.csv", "postal_code")]}
+    events = [share_event(index, at=T0 + timedelta(hours=index)) for index in (3, 1, 2)]
+    events += [run_event(columns=columns), events[0]]
+    one_by_one, batched = lineage_engine(tmp_path / "one"), lineage_engine(tmp_path / "batch")
+    store = LineageStore(one_by_one)
+    assert [store.record(event, now=T0) for event in events] == [True] * 4 + [False]
+    with batched.begin() as conn:
+        assert record_many(conn, events, now=T0) == 4
+    tables = (lineage_events, lineage_dataset_edges, lineage_column_edges)
+    for table in (*tables, lineage_graph_edges, lineage_graph_fields):
+        key = [column.name for column in table.primary_key.columns]
+        rows = [_rows(engine, table) for engine in (one_by_one, batched)]
+        if table not in tables:  # the graph: one row per edge, its window over all events
+            assert rows[0] == rows[1], table.name
+        else:
+            assert sorted(str(r.get(key[0])) for r in rows[0]) == sorted(
+                str(r.get(key[0])) for r in rows[1]
+            ), table.name
+    # The shares' edges were seen from the earliest share's time to the latest's.
+    shares = [
+        row for row in _rows(batched, lineage_graph_edges) if row["job_name"] == "share.residents"
+    ]
+    start, end = T0 + timedelta(hours=1, seconds=1), T0 + timedelta(hours=3, seconds=3)
+    windows = {(row["first_seen"], row["last_seen"]) for row in shares}
+    assert windows == {(start.replace(tzinfo=None), end.replace(tzinfo=None))}
 
 
 def test_dataset_edges_name_the_run_job_direction_and_time(engine: Engine) -> None:
