@@ -22,7 +22,7 @@ from lineage.pipeline import (
     pipeline_fail,
     pipeline_start,
 )
-from lineage.shares import share_complete, share_complete_dict
+from lineage.shares import share_complete, share_complete_dict, with_audit_position
 
 __all__ = [
     "CheckResult",
@@ -36,6 +36,7 @@ __all__ = [
     "share_complete",
     "share_complete_dict",
     "to_dict",
+    "with_audit_position",
 ]
 
 

@@ -255,3 +255,11 @@ def share_complete_dict(
     terms.update(shareId=share_id, auditSeq=audit_seq, auditHash=audit_hash)
     event["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] = row_count
     return event
+
+
+def with_audit_position(event: dict[str, Any], audit_seq: int, audit_hash: str) -> dict[str, Any]:
+    """A share event (``share_complete_dict``) carrying the audit record it was committed with."""
+    run = event["run"]
+    terms = run["facets"][SHARE_FACET] | {"auditSeq": audit_seq, "auditHash": audit_hash}
+    facets = run["facets"] | {SHARE_FACET: terms}
+    return event | {"run": run | {"facets": facets}}

@@ -7,12 +7,15 @@ import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from broker.audit import (
+    GENESIS_HASH,
     AuditEntry,
     AuditRecord,
     CheckpointSigner,
@@ -30,10 +33,21 @@ from broker.sharing.models import ShareReceipt, ShareRequestBody
 from broker.store import rows as store_rows
 from broker.store.disclosures import record_batch
 from broker.store.tables import share_receipts
-from lineage.events import share_complete_dict
+from lineage.events import share_complete_dict, with_audit_position
 from lineage.outbox import enqueue
+from lineage.transports import run_event_from_dict
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PreparedPermit:
+    """A permit's audit entry, receipt, lineage event and receipt row, before its audit seq."""
+
+    entry: AuditEntry
+    receipt: ShareReceipt
+    event: dict[str, Any]
+    receipt_row: dict[str, Any]
 
 
 class ShareRecorder:
@@ -123,9 +137,8 @@ class ShareRecorder:
             created_at=self.runtime.now(),
         )
 
-    def record_permit(
+    def prepare_permit(
         self,
-        conn: Connection,
         principal: Principal,
         body: ShareRequestBody,
         decision: Decision,
@@ -133,7 +146,9 @@ class ShareRecorder:
         released: Columns,
         idempotency_key: str | None,
         row_count: int | None = None,
-    ) -> ShareReceipt:
+    ) -> PreparedPermit:
+        """Everything a permit records that does not depend on the chain: built before the
+        chain lock is taken, so the audit transaction only appends and inserts."""
         share_id = str(uuid.uuid4())
         count = store_rows.row_count(released) if row_count is None else row_count
         entry = self.entry(
@@ -145,43 +160,46 @@ class ShareRecorder:
             fields=list(released),
             row_count=count,
         )
-        record = self.append(conn, entry)
-        receipt = self.receipt(share_id, body, decision, released, record.seq, count)
-        self.enqueue_lineage(conn, principal, receipt, decision, record)
-        conn.execute(
-            share_receipts.insert(),
-            {
-                "share_id": share_id,
-                "partner": principal.partner_id,
-                "dataset": body.dataset,
-                "purpose": body.purpose,
-                "legal_basis": body.legal_basis,
-                "agreement_id": receipt.agreement_id,
-                "agreement_version": receipt.agreement_version,
-                "contract_version": receipt.contract_version,
-                "receipt": receipt.model_dump(mode="json"),
-                "request_digest": digest,
-                "idempotency_key": idempotency_key,
-                "audit_seq": record.seq,
-                "created_at": receipt.created_at,
-            },
-        )
+        receipt = self.receipt(share_id, body, decision, released, 0, count)
+        event = self._lineage_event(principal, receipt, decision)
+        # An event the shipper could never send is refused here, where the bug is.
+        run_event_from_dict(event)
+        row = {
+            "share_id": share_id,
+            "partner": principal.partner_id,
+            "dataset": body.dataset,
+            "purpose": body.purpose,
+            "legal_basis": body.legal_basis,
+            "agreement_id": receipt.agreement_id,
+            "agreement_version": receipt.agreement_version,
+            "contract_version": receipt.contract_version,
+            "receipt": receipt.model_dump(mode="json"),
+            "request_digest": digest,
+            "idempotency_key": idempotency_key,
+            "created_at": receipt.created_at,
+        }
+        return PreparedPermit(entry, receipt, event, row)
+
+    def record_permit(self, conn: Connection, permit: PreparedPermit) -> ShareReceipt:
+        """Append the permit to the chain and record its receipt and lineage event with it."""
+        record = self.append(conn, permit.entry)
+        receipt = permit.receipt.model_copy(update={"audit_seq": record.seq})
+        event = with_audit_position(permit.event, record.seq, record.hash)
+        enqueue(conn, event, receipt.created_at, checked=True)
+        row = permit.receipt_row | {"audit_seq": record.seq}
+        row["receipt"] = row["receipt"] | {"audit_seq": record.seq}
+        conn.execute(share_receipts.insert(), row)
         return receipt
 
-    def enqueue_lineage(
-        self,
-        conn: Connection,
-        principal: Principal,
-        receipt: ShareReceipt,
-        decision: Decision,
-        record: AuditRecord,
-    ) -> None:
-        """Queue the share's lineage event in the audit transaction: both happen, or neither."""
+    def _lineage_event(
+        self, principal: Principal, receipt: ShareReceipt, decision: Decision
+    ) -> dict[str, Any]:
+        """The share's lineage event; its audit position is set when the permit is appended."""
         contract = self.runtime.contracts[receipt.dataset]
         released = [name for name in receipt.fields if name in contract.field_names]
         obligations = decision.obligations
         withheld = [(w.field, w.reason) for w in obligations.withheld] if obligations else []
-        event = share_complete_dict(
+        return share_complete_dict(
             share_id=receipt.share_id,
             contract=contract,
             partner=principal.partner_id,
@@ -192,12 +210,11 @@ class ShareRecorder:
             fields_released=released,
             withheld=withheld,
             transforms={name: how for name, how in receipt.transforms.items() if name in released},
-            audit_seq=record.seq,
-            audit_hash=record.hash,
+            audit_seq=0,
+            audit_hash=GENESIS_HASH,
             row_count=receipt.row_count,
             event_time=receipt.created_at,
         )
-        enqueue(conn, event, receipt.created_at)
 
     def record_disclosures(
         self,

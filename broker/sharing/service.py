@@ -207,10 +207,11 @@ class ShareService:
             after = self._cursors.decode(cursor, principal.partner_id, body.dataset)
         rows, next_key = self._read_page(contract, obligations, criteria, after, page_limit)
         released, keys = self.release(principal, body, obligations, rows)
+        permit = self.recorder.prepare_permit(
+            principal, body, decision, digest, released, idempotency_key
+        )
         with self.recorder.audited() as conn:
-            receipt = self.recorder.record_permit(
-                conn, principal, body, decision, digest, released, idempotency_key
-            )
+            receipt = self.recorder.record_permit(conn, permit)
             self.recorder.record_disclosures(
                 conn, principal, receipt, keys, obligations.hidden_until_days
             )
@@ -277,10 +278,11 @@ class ShareService:
         if obligations.aggregate_only:
             rows, _ = self._read_page(contract, obligations, criteria, None, 0)
             released, _keys = self.release(principal, body, obligations, rows)
+            permit = self.recorder.prepare_permit(
+                principal, body, decision, digest, released, idempotency_key
+            )
             with self.recorder.audited() as conn:
-                receipt = self.recorder.record_permit(
-                    conn, principal, body, decision, digest, released, idempotency_key
-                )
+                receipt = self.recorder.record_permit(conn, permit)
             return receipt, iter([released]), False
         reader = self.runtime.engine.connect()
         try:
@@ -291,10 +293,11 @@ class ShareService:
                     principal, body, _too_many(decision, total, obligations.max_rows), digest
                 )
             empty = self.release(principal, body, obligations, _no_rows(contract, obligations))[0]
+            permit = self.recorder.prepare_permit(
+                principal, body, decision, digest, empty, idempotency_key, total
+            )
             with self.recorder.audited() as conn:
-                receipt = self.recorder.record_permit(
-                    conn, principal, body, decision, digest, empty, idempotency_key, total
-                )
+                receipt = self.recorder.record_permit(conn, permit)
         except BaseException:
             reader.close()
             raise

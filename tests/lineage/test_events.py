@@ -22,6 +22,7 @@ from lineage.events import (
     share_complete,
     share_complete_dict,
     to_dict,
+    with_audit_position,
 )
 from lineage.validation import SCHEMA_DIR, validate_event
 from orchestration.legacy.drop import FILES
@@ -268,3 +269,6 @@ def test_the_brokers_share_event_data_is_the_serialised_event(name: str) -> None
                 **values,
             }
             assert share_complete_dict(**arguments) == expected
+            unplaced = share_complete_dict(**arguments | {"audit_seq": 0, "audit_hash": "0" * 64})
+            placed = with_audit_position(unplaced, values["audit_seq"], values["audit_hash"])
+            assert placed == expected
