@@ -43,7 +43,8 @@ def _date(value: Any, column: str) -> date | None:
 
 def _dates(values: Iterable[Any], column: str) -> list[date | None]:
     """The values as dates; a present value that is not a date is an error, not a gap."""
-    return [_date(value, column) for value in values]
+    # Dates read from the store are date objects already: the common case is one type check.
+    return [value if type(value) is date else _date(value, column) for value in values]
 
 
 def to_year(values: Iterable[Any], column: str = "") -> list[int | None]:

@@ -9,7 +9,6 @@ from typing import Any, Final
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from broker.privacy.generalise import is_missing
 from broker.privacy.keyed_hash import HmacSha256
 
 MIN_KEY_BYTES: Final = 32
@@ -56,11 +55,16 @@ class Pseudonymiser:
         """Pseudonyms of a column's values; missing stays missing, each distinct value is hashed
         once."""
         values = list(values)
-        distinct = list(dict.fromkeys(value for value in values if not is_missing(value)))
+        # Distinct first (dict.fromkeys runs in C), then drop the gaps: None, and NaN (v != v).
+        distinct = [
+            value for value in dict.fromkeys(values) if value is not None and value == value
+        ]  # noqa: PLR0124
         try:
             hashed = dict(
                 zip(distinct, self._hmac.hexdigests(map(str.encode, distinct)), strict=True)
             )
         except TypeError as error:
             raise TypeError(f"only text can be pseudonymised: {error}") from None
-        return [None if is_missing(value) else hashed[value] for value in values]
+        # A gap is in no mapping, so it stays None.
+        lookup = hashed.get
+        return [lookup(value) for value in values]

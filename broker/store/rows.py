@@ -131,15 +131,13 @@ def _holds_dates(column: list[Any]) -> bool:
     return isinstance(first, date)
 
 
-def _json_value(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date) else value
-
-
 def json_rows(columns: Columns) -> list[dict[str, Any]]:
     """Rows as JSON-ready dictionaries: ISO dates, None for missing values."""
     names = list(columns)
     values = [
-        [_json_value(value) for value in column] if _holds_dates(column) else column
+        [None if value is None else value.isoformat() for value in column]
+        if _holds_dates(column)
+        else column
         for column in columns.values()
     ]
     return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
