@@ -6,6 +6,7 @@ rejected row come out. Nothing is dropped: ``len(valid) + len(rejected) == len(r
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
@@ -79,6 +80,15 @@ class _FailureLog:
         )
 
 
+_MISSING_KEY = object()
+
+
+def _members(values: list[Any], keys: Set[Any]) -> np.ndarray:
+    """``isin`` for a large set of keys: each value is looked up in the set, where ``isin``
+    would copy the whole set into a new hash table on every chunk."""
+    return np.fromiter(map(keys.__contains__, values), dtype=bool, count=len(values))
+
+
 def _check_names(identifiers: np.ndarray) -> np.ndarray:
     """Short check names (``isin`` for ``isin(['male', 'female'])``) as quarantine reports them."""
     unique = pd.unique(pd.Series(identifiers, dtype=object))
@@ -120,7 +130,7 @@ class ContractValidator:
 
     contract: Contract
     known_keys: Mapping[str, Set[str]] = field(default_factory=dict)
-    _seen: set[str] = field(default_factory=set, init=False, repr=False)
+    _seen: set[object] = field(default_factory=set, init=False, repr=False)
     _schema: pa.DataFrameSchema = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -163,11 +173,15 @@ class ContractValidator:
         for extra in pk[1:]:
             keys = keys + "\x1f" + typed[extra].astype("str")
         candidates = keys[~failed]
-        duplicate = candidates.duplicated() | candidates.isin(self._seen)
+        values: list[object] = list(candidates.tolist())
+        missing = candidates.isna().to_numpy()
+        if missing.any():  # missing keys are equal to each other, as in ``duplicated``
+            values = [_MISSING_KEY if gone else v for v, gone in zip(values, missing, strict=True)]
+        duplicate = candidates.duplicated().to_numpy() | _members(values, self._seen)
         if duplicate.any():
             dup_rows = candidates.index[duplicate]
             log.add_cells(KEYS, dup_rows, "unique_key", pk[0], typed.loc[dup_rows, pk[0]].values)
-        self._seen.update(candidates[~duplicate].tolist())
+        self._seen.update(itertools.compress(values, ~duplicate))
 
     def _reference_failures(self, typed: pd.DataFrame, log: _FailureLog) -> None:
         for ref in self.contract.references:
@@ -175,7 +189,7 @@ class ContractValidator:
             if parents is None:
                 raise ContractError(f"{self.contract.name}: keys of {ref.dataset!r} were not given")
             values = typed[ref.field]
-            orphan = values.notna() & ~values.isin(parents)
+            orphan = values.notna().to_numpy() & ~_members(values.tolist(), parents)
             if orphan.any():
                 log.add_cells(
                     REFERENCES, typed.index[orphan], "references", ref.field, values[orphan].values
