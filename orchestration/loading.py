@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -64,6 +65,21 @@ def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
+def _sqlite_values(
+    series: pd.Series, type_: sa.types.TypeEngine[Any], dialect: sa.Dialect
+) -> list[Any]:
+    """A column's values as SQLite stores them: SQLAlchemy's bind processor applied to each,
+    except dates, which become SQLAlchemy's ISO text (YYYY-MM-DD) in one array operation."""
+    if isinstance(type_, sa.Date) and series.dtype.kind == "M":
+        days = series.to_numpy().astype("datetime64[D]")
+        text = np.datetime_as_string(days, unit="D").astype(object)
+        text[np.isnat(days)] = None
+        return list(text.tolist())
+    values = _column_values(series)
+    process = type_.dialect_impl(dialect).bind_processor(dialect)
+    return values if process is None else [process(value) for value in values]
+
+
 def insert_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
     """Append a frame's rows to ``table`` in the caller's transaction.
 
@@ -78,11 +94,10 @@ def insert_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None
         return
     dialect = conn.dialect
     statement = table.insert().compile(dialect=dialect, column_keys=list(frame.columns))
-    columns = []
-    for name in statement.positiontup or []:
-        values = _column_values(frame[name])
-        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        columns.append(values if process is None else [process(value) for value in values])
+    columns = [
+        _sqlite_values(frame[name], table.c[name].type, dialect)
+        for name in statement.positiontup or []
+    ]
     conn.exec_driver_sql(statement.string, list(zip(*columns, strict=True)))
 
 
