@@ -91,7 +91,7 @@ def _listed(failures: Failures) -> list[tuple[Any, ...]]:
 
 
 @pytest.mark.parametrize("name", SOURCE_DATASETS)
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(data=st.data())
 def test_column_checks_find_exactly_what_pandera_finds(name: str, data: st.DataObject) -> None:
     contract = get_contract(name)
