@@ -14,7 +14,7 @@ from contracts.disclosure import suppress
 from contracts.reference import LAHTI, lahti_districts
 from contracts.registry import get_contract
 from contracts.store import store_table
-from orchestration.loading import iter_table
+from orchestration.loading import iter_table, rows_frame
 
 
 def years_before(day: date, years: int) -> date:
@@ -80,7 +80,7 @@ def _moved_in_with_children(as_of: date) -> sa.Select[tuple[str]]:
 def _read(engine: Engine, query: sa.Select[tuple[object, ...]]) -> pd.DataFrame:
     with engine.connect() as conn:
         result = conn.execute(query)
-        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        return rows_frame(result.fetchall(), list(result.keys()))
 
 
 def families_moving_in(engine: Engine, as_of: date) -> pd.DataFrame:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contracts.checks import HETU_CHECK_CHARS, henkilotunnus_check_char, henkilotunnus_valid
+from contracts.checks import (
+    HETU_CHECK_CHARS,
+    henkilotunnus_check_char,
+    henkilotunnus_valid,
+    henkilotunnus_valid_text,
+)
 from contracts.registry import get_contract
 
 
@@ -27,6 +34,9 @@ def _valid(values: list[str | None]) -> list[bool]:
         ("131052-001H", False),  # individual numbers start at 002
         ("131052#308T", False),  # unknown century sign
         ("131052-308", False),  # too short
+        ("290200A003D", True),  # 2000 was a leap year
+        ("290200-003D", False),  # 1900 was not
+        ("131052-308T\n", True),  # the pattern's $ allows one trailing newline
         ("", False),
     ],
 )
@@ -97,3 +107,45 @@ def test_amounts_must_not_be_negative() -> None:
 def test_dates_must_be_in_a_plausible_range() -> None:
     dates = pd.to_datetime(["1899-12-31", "1900-01-01", "2025-06-01", "2100-01-01"])
     assert _check("persons", "birth_date", list(dates)) == [False, True, True, False]
+
+
+def test_array_henkilotunnus_check_agrees_with_the_string_one_on_every_edge() -> None:
+    days, months = range(33), range(14)
+    years, numbers, signs = (0, 1, 4, 96, 99), (0, 1, 2, 999), "+-AU#"
+    codes = []
+    for day, month, year, number, sign in itertools.product(days, months, years, numbers, signs):
+        digits = f"{day:02d}{month:02d}{year:02d}{number:03d}"
+        right = henkilotunnus_check_char(digits)
+        wrong = HETU_CHECK_CHARS[(HETU_CHECK_CHARS.index(right) + 1) % 31]
+        codes += [f"{digits[:6]}{sign}{digits[6:]}{check}" for check in (right, wrong)]
+    series = pd.Series(codes, dtype="str")
+    assert henkilotunnus_valid(series).tolist() == henkilotunnus_valid_text(series).tolist()
+
+
+# Real codes, the same with one character replaced or added, and near-misses: eleven
+# characters of the code alphabet, other lengths, non-ASCII digits, a trailing newline.
+_HETU_CHARS = "0123456789-+ABCDEFHJKLMNPRSTUVWXY#a\n\x00١٣"
+_real_codes = st.builds(
+    lambda digits, sign: f"{digits[:6]}{sign}{digits[6:]}{henkilotunnus_check_char(digits)}",
+    st.text(alphabet="0123456789", min_size=9, max_size=9),
+    st.sampled_from("+-ABCDEFUVWXY"),
+)
+_codes = st.one_of(
+    _real_codes,
+    st.builds(
+        lambda code, position, char: code[:position] + char + code[position + 1 :],
+        _real_codes,
+        st.integers(min_value=0, max_value=11),
+        st.sampled_from(_HETU_CHARS),
+    ),
+    st.text(alphabet=_HETU_CHARS, min_size=11, max_size=11),
+    st.text(alphabet=_HETU_CHARS, max_size=13),
+    st.none(),
+)
+
+
+@given(st.lists(_codes, max_size=40))
+def test_array_henkilotunnus_check_agrees_with_the_string_one(codes: list[str | None]) -> None:
+    series = pd.Series(codes, dtype="str", index=range(100, 100 + len(codes)))
+    fast, text = henkilotunnus_valid(series), henkilotunnus_valid_text(series)
+    pd.testing.assert_series_equal(fast, text, check_names=False)
