@@ -8,11 +8,11 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.engine import URL, Connection, Engine, ExceptionContext
 
 from contracts.base import Contract, FieldSpec
 
@@ -112,6 +112,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+SQLITE_READONLY: Final = 8
+"""SQLite's primary result code for a write refused because the database is read-only."""
+
+
+def sqlite_read_only(error: BaseException | None) -> bool:
+    """Whether an error is SQLite refusing a write on a read-only database or connection."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == SQLITE_READONLY
+
+
+def _reopen_read_only(context: ExceptionContext) -> None:
+    # SQLite opens a file it cannot write read-only, and the connection stays read-only after
+    # the file is writable again. Treated as a lost connection, it is replaced by the pool, so
+    # the broker recovers from a read-only store without a restart.
+    if sqlite_read_only(context.original_exception):
+        context.is_disconnect = True
+
+
 def make_engine(url: str) -> Engine:
     """An engine: WAL and a busy timeout on SQLite; pre-ping and a connect timeout on servers."""
     if url.startswith("sqlite"):
@@ -120,6 +138,7 @@ def make_engine(url: str) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "handle_error", _reopen_read_only)
         return engine
     # A server that accepts connections but never answers must fail requests within seconds
     # rather than hold them for the driver's default (over two minutes); a URL may override.

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 
 from broker.audit.records import GENESIS_HASH, AuditEntry, AuditRecord, values_hash
 from broker.audit.tables import audit_log
-from contracts.store import sqlite_writer
+from contracts.store import sqlite_read_only, sqlite_writer
 
 # PostgreSQL advisory lock key of the chain: the ASCII bytes of "tillit.a" as one 64-bit
 # integer, identical in every broker process so all of them queue on the same lock.
@@ -73,8 +73,14 @@ def _sqlite_transaction(engine: Engine) -> Iterator[Connection]:
             with conn.begin():
                 # Straight to the driver: SQLAlchemy's pysqlite begin() sends nothing, so this
                 # is the transaction it commits, without a statement execution's overhead.
-                driver.execute("BEGIN IMMEDIATE")
+                _on_driver(driver, "BEGIN IMMEDIATE", ())
                 yield conn
+        except sa.exc.DBAPIError as error:
+            # The statements sent straight to sqlite3 bypass the engine's error handling: a
+            # connection SQLite opened read-only is dropped here, as the engine drops others.
+            if sqlite_read_only(error.orig):
+                conn.invalidate()
+            raise
         finally:
             # A connection the driver has already closed cannot be restored, nor reused.
             with suppress(sqlite3.ProgrammingError):

@@ -87,15 +87,31 @@ def assert_not_ready(client: TestClient) -> None:
 def fault_at_audit_insert(engine: sa.Engine, fault: Callable[[], None]) -> Iterator[None]:
     """Run `fault` as the broker inserts an audit record: the store fails mid-transaction."""
 
-    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def audit_insert(statement: str) -> None:
         if statement.lstrip().upper().startswith("INSERT INTO AUDIT_LOG"):
             fault()
 
+    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        audit_insert(statement)
+
+    def traced(driver: Any, _record: Any) -> None:
+        # On SQLite the chain's insert goes to sqlite3 directly: watch the driver's statements.
+        driver.set_trace_callback(audit_insert)
+
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite:
+        engine.dispose()  # pooled connections were opened without the trace
+        sa.event.listen(engine, "connect", traced)
     sa.event.listen(engine, "before_cursor_execute", before)
     try:
         yield
     finally:
         sa.event.remove(engine, "before_cursor_execute", before)
+        if sqlite:
+            sa.event.remove(engine, "connect", traced)
+            # While the file is still read-only: the connections opened next are read-only
+            # ones, which the broker must replace once the file is writable again.
+            engine.dispose()
 
 
 def check_store_after(database_url: str, caller: Caller, checkpoint: Path, test: str) -> None:
@@ -162,7 +178,8 @@ def test_a_read_only_sqlite_store_refuses_with_503_and_recovers(
         thaw()
 
         # Back without a restart.
-        assert client.get("/readyz").status_code == 200
+        ready = client.get("/readyz")
+        assert ready.status_code == 200, ready.text
         assert caller.share().status_code == 200
     check_store_after(url, caller, broker_config["checkpoint"], "outage_sqlite_read_only")
 
