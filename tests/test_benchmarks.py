@@ -1,0 +1,20 @@
+"""The benchmarks that need no benchmark-only packages still run against the current code.
+
+Benchmarks measure speed and never fail the suite on a figure; this only checks that they
+keep working when the code they call changes (their speed is `make bench`'s business).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.harness import Result
+from benchmarks.privacy_audit import audit_chain_vs_plain, pseudonymise_vs_hmac
+
+
+@pytest.mark.parametrize("benchmark", [pseudonymise_vs_hmac, audit_chain_vs_plain])
+def test_a_quick_benchmark_measures_both_sides(benchmark: object) -> None:
+    result = benchmark(quick=True)  # type: ignore[operator]
+    assert isinstance(result, Result)
+    assert result.ours and result.ours > 0 and result.baseline and result.baseline > 0
+    assert result.ratio is not None and result.meets_target is not None
