@@ -1,12 +1,19 @@
-"""FastAPI dependencies: the runtime, the authenticated principal and role requirements."""
+"""FastAPI dependencies: the runtime, the authenticated principal and role requirements.
+
+Dependencies that only read app state or the principal are `async def`: FastAPI runs them on
+the event loop, where a plain `def` would cost a hop to the thread pool on every request.
+Anything that touches the database stays a plain `def`, so it never blocks the loop."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from broker.auth.principal import Principal
+from broker.auth.verifier import TokenUse
 from broker.errors import AuthenticationError, Forbidden
 from broker.mydata.consents import ConsentService
 from broker.mydata.export import SubjectExporter
@@ -14,25 +21,25 @@ from broker.runtime import BrokerRuntime
 from broker.sharing.service import ShareService
 
 
-def get_runtime(request: Request) -> BrokerRuntime:
+async def get_runtime(request: Request) -> BrokerRuntime:
     """The runtime built by create_app."""
     runtime: BrokerRuntime = request.app.state.runtime
     return runtime
 
 
-def get_share_service(request: Request) -> ShareService:
+async def get_share_service(request: Request) -> ShareService:
     """The share service of this app."""
     service: ShareService = request.app.state.share_service
     return service
 
 
-def get_consent_service(request: Request) -> ConsentService:
+async def get_consent_service(request: Request) -> ConsentService:
     """The consent service of this app (the share service's, so both see the same consents)."""
     service: ShareService = request.app.state.share_service
     return service.consents
 
 
-def get_subject_exporter(request: Request) -> SubjectExporter:
+async def get_subject_exporter(request: Request) -> SubjectExporter:
     """The service that gives people their own data."""
     exporter: SubjectExporter = request.app.state.subject_exporter
     return exporter
@@ -44,43 +51,87 @@ Consents = Annotated[ConsentService, Depends(get_consent_service)]
 Exporter = Annotated[SubjectExporter, Depends(get_subject_exporter)]
 
 
-def authenticate(request: Request, runtime: Runtime) -> Principal:
-    """Verify the bearer token (one token, one request) and apply the partner's rate limit."""
+def _bearer_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationError("missing_token")
-    principal = runtime.verifier.verify(token.strip())
+    return token.strip()
+
+
+def _admit(request: Request, principal: Principal) -> None:
     request.app.state.rate_limiter.check(principal.partner_id)
     request.state.principal = principal
+
+
+def authenticate(request: Request, runtime: Runtime) -> Principal:
+    """Verify the bearer token (one token, one request) and apply the partner's rate limit."""
+    principal = runtime.verifier.verify(_bearer_token(request))
+    _admit(request, principal)
     return principal
+
+
+async def authenticate_audited(request: Request, runtime: Runtime) -> AsyncIterator[Principal]:
+    """`authenticate` for routes that write the audit log: the token's id is spent inside
+    the route's audit transaction (see `token_use`), one write fewer per request.
+
+    Whatever the route does without spending it (an error, an idempotent replay, a body that
+    fails validation), the id is spent here on the way out, before any response is sent: one
+    token still authorises exactly one request.
+    """
+    # In the thread pool: verification may fetch a partner's JWKS over the network.
+    principal, use = await run_in_threadpool(runtime.verifier.check, _bearer_token(request))
+    request.state.token_use = use
+    try:
+        _admit(request, principal)
+        yield principal
+    finally:
+        if not use.spent:
+            await run_in_threadpool(use.spend)
+
+
+def token_use(request: Request) -> TokenUse:
+    """The unspent use of the token `authenticate_audited` verified for this request."""
+    use: TokenUse = request.state.token_use
+    return use
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 
 
-def require_operator(principal: CurrentPrincipal) -> Principal:
+async def require_operator(principal: CurrentPrincipal) -> Principal:
     """Only operators (kind operator with the operator role) pass."""
     if principal.kind != "operator" or not principal.has_role("operator"):
         raise Forbidden("this endpoint is for operators")
     return principal
 
 
-def require_citizen(principal: CurrentPrincipal) -> Principal:
+async def require_citizen(principal: CurrentPrincipal) -> Principal:
     """Only citizens signed in through the citizen portal pass; `sub` is their identity code."""
     if principal.kind != "citizen_portal":
         raise Forbidden("this endpoint is for citizens signed in through the citizen portal")
     return principal
 
 
-def require_partner(principal: CurrentPrincipal) -> Principal:
-    """Agencies and statistics offices: the callers that receive shares."""
+def _partner_only(principal: Principal) -> Principal:
     if principal.kind not in ("agency", "statistics"):
         raise Forbidden("this endpoint is for partner agencies")
     return principal
 
 
-def require_partner_or_operator(principal: CurrentPrincipal) -> Principal:
+async def require_partner(principal: CurrentPrincipal) -> Principal:
+    """Agencies and statistics offices: the callers that receive shares."""
+    return _partner_only(principal)
+
+
+async def require_partner_audited(
+    principal: Annotated[Principal, Depends(authenticate_audited, scope="function")],
+) -> Principal:
+    """`require_partner` whose token is spent in the route's audit transaction."""
+    return _partner_only(principal)
+
+
+async def require_partner_or_operator(principal: CurrentPrincipal) -> Principal:
     """Partner agencies, statistics offices and operators; citizens' tokens never pass."""
     if principal.kind not in ("agency", "statistics", "operator"):
         raise Forbidden("this endpoint is for partner agencies and operators")
@@ -90,4 +141,5 @@ def require_partner_or_operator(principal: CurrentPrincipal) -> Principal:
 Operator = Annotated[Principal, Depends(require_operator)]
 Citizen = Annotated[Principal, Depends(require_citizen)]
 Partner = Annotated[Principal, Depends(require_partner)]
+AuditedPartner = Annotated[Principal, Depends(require_partner_audited)]
 PartnerOrOperator = Annotated[Principal, Depends(require_partner_or_operator)]

@@ -6,6 +6,8 @@ import heapq
 import threading
 from typing import Protocol
 
+from sqlalchemy.engine import Connection
+
 from broker.auth.clock import Clock
 from broker.errors import ServiceUnavailable
 
@@ -15,6 +17,11 @@ class ReplayCache(Protocol):
 
     def add(self, issuer: str, jti: str, expires_at: float) -> bool:
         """Record (issuer, jti) until `expires_at`; False if it was already recorded."""
+        ...
+
+    def add_in(self, conn: Connection, issuer: str, jti: str, expires_at: float) -> bool:
+        """`add` inside the caller's open write transaction: the id is spent if, and only if,
+        that transaction commits (a cache outside the database spends it at once)."""
         ...
 
 
@@ -51,3 +58,8 @@ class InMemoryReplayCache:
             self._expiry[key] = expires_at
             heapq.heappush(self._heap, (expires_at, issuer, jti))
             return True
+
+    def add_in(self, conn: Connection, issuer: str, jti: str, expires_at: float) -> bool:
+        """Spent at once: this process's memory is not part of the caller's transaction."""
+        del conn
+        return self.add(issuer, jti, expires_at)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.dml import ReturningInsert
 
 from broker.auth.clock import Clock
 from broker.errors import ServiceUnavailable
@@ -28,11 +32,38 @@ token_replay = sa.Table(
 )
 
 
+def _spend_statement(dialect: str) -> ReturningInsert[tuple[str]]:
+    """One atomic statement that records an id, or takes over the record of an expired token
+    with the same id (as the in-memory cache forgets it); it changes no row, and so reports
+    a replay, only while the recorded token is still live."""
+    values: dict[str, sa.BindParameter[Any]] = {
+        "issuer": sa.bindparam("issuer"),
+        "jti": sa.bindparam("jti"),
+        "expires_at": sa.bindparam("expires"),
+    }
+    keys = [token_replay.c.issuer, token_replay.c.jti]
+    expired = token_replay.c.expires_at <= sa.bindparam("now")
+    # RETURNING, not rowcount: drivers disagree on the rowcount of an upsert (psycopg: -1).
+    if dialect == "sqlite":
+        on_sqlite = sqlite_insert(token_replay).values(values)
+        return on_sqlite.on_conflict_do_update(
+            index_elements=keys, set_={"expires_at": on_sqlite.excluded.expires_at}, where=expired
+        ).returning(token_replay.c.jti)
+    if dialect == "postgresql":
+        on_postgres = postgresql_insert(token_replay).values(values)
+        return on_postgres.on_conflict_do_update(
+            index_elements=keys, set_={"expires_at": on_postgres.excluded.expires_at}, where=expired
+        ).returning(token_replay.c.jti)
+    raise ValueError(f"the replay cache supports SQLite and PostgreSQL, not {dialect!r}")
+
+
 class DatabaseReplayCache:
     """ReplayCache on the `token_replay` table; the primary key makes `add` atomic across workers.
 
-    Works on SQLite and PostgreSQL: a second insert of the same (issuer, jti) fails on the
-    primary key whichever worker tries it, so exactly one of them wins.
+    Works on SQLite and PostgreSQL: of two workers spending the same (issuer, jti), the
+    primary key lets exactly one statement change a row, and only that worker wins. The
+    statement never fails on a replay, so it can run inside another transaction (`add_in`,
+    the share's audit transaction) without aborting it.
     """
 
     def __init__(
@@ -45,55 +76,31 @@ class DatabaseReplayCache:
         self._purge_every = purge_every
         self._adds = 0
         self._lock = threading.Lock()
+        self._spend = _spend_statement(engine.dialect.name)
 
     def add(self, issuer: str, jti: str, expires_at: float) -> bool:
         """Record (issuer, jti) until `expires_at`; False if it was already recorded."""
-        now = self._clock()
         try:
-            recorded = self._insert(issuer, jti, expires_at) or self._reclaim(
-                issuer, jti, expires_at, now
-            )
+            with sqlite_writer(self._engine), self._engine.begin() as conn:
+                return self.add_in(conn, issuer, jti, expires_at)
         except SQLAlchemyError as error:
             # Without a shared memory of spent ids a replay could pass, so fail closed.
             logger.error("Replay cache unavailable: %s", type(error).__name__, exc_info=error)
             raise ServiceUnavailable("replay protection is unavailable; retry shortly") from None
-        self._maybe_purge(now)
-        return recorded
 
-    def _insert(self, issuer: str, jti: str, expires_at: float) -> bool:
-        statement = token_replay.insert().values(issuer=issuer, jti=jti, expires_at=expires_at)
-        try:
-            with sqlite_writer(self._engine), self._engine.begin() as conn:
-                conn.execute(statement)
-        except IntegrityError:
-            return False
-        return True
-
-    def _reclaim(self, issuer: str, jti: str, expires_at: float, now: float) -> bool:
-        """Take over a recorded id whose token has expired, as the in-memory cache forgets it.
-
-        The conditional UPDATE is atomic, so of several workers reclaiming at once only one
-        sees a row still expired and wins.
-        """
-        statement = (
-            token_replay.update()
-            .where(
-                token_replay.c.issuer == issuer,
-                token_replay.c.jti == jti,
-                token_replay.c.expires_at <= now,
-            )
-            .values(expires_at=expires_at)
-        )
-        with sqlite_writer(self._engine), self._engine.begin() as conn:
-            return conn.execute(statement).rowcount == 1
-
-    def _maybe_purge(self, now: float) -> None:
+    def add_in(self, conn: Connection, issuer: str, jti: str, expires_at: float) -> bool:
+        """`add` inside the caller's write transaction: spent only if that transaction commits."""
+        now = self._clock()
+        values = {"issuer": issuer, "jti": jti, "expires": expires_at, "now": now}
+        recorded = conn.execute(self._spend, values).first() is not None
         with self._lock:
             due = self._adds % self._purge_every == 0
             self._adds += 1
         if due:
             # The first add of each process purges too, so short-lived workers still clean up.
-            self.purge(now)
+            # In the same transaction: a second writer here would wait on this one (SQLite).
+            conn.execute(token_replay.delete().where(token_replay.c.expires_at <= now))
+        return recorded
 
     def purge(self, now: float | None = None) -> int:
         """Delete ids whose tokens have expired; returns how many. Failure is only logged."""

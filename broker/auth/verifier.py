@@ -6,11 +6,13 @@ import binascii
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import jwt
 from jwt.utils import base64url_decode
+from sqlalchemy.engine import Connection
 
 from broker.auth.clock import Clock
 from broker.auth.jwks import JwksProvider
@@ -93,6 +95,38 @@ def _numeric(claims: Mapping[str, Any], name: str) -> float:
     return float(value)
 
 
+@dataclass(slots=True)
+class TokenUse:
+    """A verified token's one use: its id is spent exactly once before anything is released.
+
+    A request that writes the audit log spends it inside that transaction (`spend_in`), one
+    write fewer on the store's single writer; every other request spends it on its own
+    (`spend`). Whoever comes second finds it spent and does nothing.
+    """
+
+    issuer: str
+    jti: str
+    partner_id: str
+    expires_at: float
+    replay_cache: ReplayCache
+    spent: bool = False
+
+    def spend(self) -> None:
+        """Spend the id in its own transaction; 401 token_replayed if it was spent before."""
+        if not self.spent:
+            self._settle(self.replay_cache.add(self.issuer, self.jti, self.expires_at))
+
+    def spend_in(self, conn: Connection) -> None:
+        """Spend the id in the caller's write transaction: it stays spent if that commits."""
+        if not self.spent:
+            self._settle(self.replay_cache.add_in(conn, self.issuer, self.jti, self.expires_at))
+
+    def _settle(self, recorded: bool) -> None:
+        if not recorded:
+            raise _reject("token_replayed", f"jti {self.jti!r} of {self.partner_id} seen before")
+        self.spent = True
+
+
 class TokenVerifier:
     """Turns a bearer token into a Principal, or raises AuthenticationError with a stable code."""
 
@@ -114,6 +148,13 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Principal:
         """Verify signature, header and claims, then spend the token's jti (once per issuer)."""
+        principal, use = self.check(token)
+        use.spend()
+        return principal
+
+    def check(self, token: str) -> tuple[Principal, TokenUse]:
+        """Verify signature, header and claims; the caller must spend the returned use before
+        it releases anything (`verify` spends it at once)."""
         if not token or len(token) > MAX_TOKEN_CHARS:
             raise _reject("invalid_token", "empty or oversized token")
         _check_unique_members(token)
@@ -196,7 +237,7 @@ class TokenVerifier:
             raise _reject("token_lifetime_too_long", f"lifetime {exp - iat:.0f}s")
         return exp
 
-    def _accept(self, claims: Mapping[str, Any], partner: Partner) -> Principal:
+    def _accept(self, claims: Mapping[str, Any], partner: Partner) -> tuple[Principal, TokenUse]:
         exp = self._check_times(claims)
         subject, jti, client_id = claims["sub"], claims["jti"], claims["client_id"]
         for name, value in (("sub", subject), ("jti", jti), ("client_id", client_id)):
@@ -208,10 +249,9 @@ class TokenVerifier:
         # issuer vouches only for that partner, never for another partner's client id.
         if client_id != partner.id:
             raise _reject("wrong_client", f"client_id {client_id!r} under {partner.id}'s issuer")
-        # Spent only now, after the signature verified: forged tokens cannot burn real jtis.
-        if not self._replay.add(partner.issuer, jti, exp + self._leeway):
-            raise _reject("token_replayed", f"jti {jti!r} of {partner.id} seen before")
-        return Principal(
+        # Spent only after the signature verified: forged tokens cannot burn real jtis.
+        use = TokenUse(partner.issuer, jti, partner.id, exp + self._leeway, self._replay)
+        principal = Principal(
             partner_id=partner.id,
             kind=partner.kind,
             roles=partner.roles,
@@ -221,3 +261,4 @@ class TokenVerifier:
             client_id=client_id,
             expires_at=datetime.fromtimestamp(exp, tz=UTC),
         )
+        return principal, use

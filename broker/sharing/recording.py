@@ -25,6 +25,7 @@ from broker.audit import (
     maybe_checkpoint,
 )
 from broker.auth.principal import Principal
+from broker.auth.verifier import TokenUse
 from broker.errors import ServiceUnavailable
 from broker.policy.model import Decision
 from broker.privacy import Columns, k_anonymity_warnings
@@ -65,10 +66,17 @@ class ShareRecorder:
         return record
 
     @contextmanager
-    def audited(self) -> Iterator[Connection]:
-        """The chain-locked audit transaction; any database failure becomes a 503."""
+    def audited(self, use: TokenUse | None = None) -> Iterator[Connection]:
+        """The chain-locked audit transaction; any database failure becomes a 503.
+
+        With the request's token `use`, its id is spent first, in the same transaction: a
+        replayed token gets 401 and leaves no record, and a committed record is never left
+        beside a token that could be used again.
+        """
         try:
             with audit_transaction(self.runtime.engine) as conn:
+                if use is not None:
+                    use.spend_in(conn)
                 yield conn
         except SQLAlchemyError as error:
             logger.error("audit log not writable, nothing released: %s", error)

@@ -15,6 +15,7 @@ from broker.audit import (
     request_digest,
 )
 from broker.auth.principal import Principal
+from broker.auth.verifier import TokenUse
 from broker.errors import Conflict, InvalidRequest, PolicyDenied
 from broker.mydata.consents import ConsentService
 from broker.policy.engine import evaluate
@@ -85,21 +86,30 @@ class ShareService:
             filters=dict(body.filters or {}),
         )
         cfg = self.runtime.config
+        # A mandatory purpose (a legal obligation) is not excluded by objections, so the
+        # restrictions are only read for purposes a citizen can object to.
+        purpose = cfg.purposes.get(body.purpose)
+        objectionable = purpose is not None and not purpose.mandatory
         return evaluate(
             request,
             self.runtime.index,
             cfg.purposes,
             self.runtime.datasets,
             self.runtime.now(),
-            restrictions=self._restricted_subjects(),
+            restrictions=self._restricted_subjects() if objectionable else (),
             consents=self.consents.records_for(request),
         )
 
     def deny(
-        self, principal: Principal, body: ShareRequestBody, decision: Decision, digest: str
+        self,
+        principal: Principal,
+        body: ShareRequestBody,
+        decision: Decision,
+        digest: str,
+        use: TokenUse | None = None,
     ) -> PolicyDenied:
         """Record a denial in the audit log and return the error to raise."""
-        with self.recorder.audited() as conn:
+        with self.recorder.audited(use) as conn:
             self.recorder.append(conn, self.recorder.entry(principal, body, decision, digest))
         reason = decision.reasons[0]
         return PolicyDenied(reason.code, reason.detail)
@@ -124,12 +134,12 @@ class ShareService:
     # -- releasing ------------------------------------------------------------------------
 
     def _permitted(
-        self, principal: Principal, body: ShareRequestBody, digest: str
+        self, principal: Principal, body: ShareRequestBody, digest: str, use: TokenUse | None
     ) -> tuple[Decision, Obligations, Contract, list[Any]]:
         """Decide a share; refuse it (audited) or return what it may release and which rows."""
         decision = self.decide(principal, body)
         if not decision.allowed:
-            raise self.deny(principal, body, decision, digest)
+            raise self.deny(principal, body, decision, digest, use)
         obligations = decision.obligations
         assert obligations is not None  # noqa: S101
         _check_aggregate_shape(obligations)
@@ -193,14 +203,16 @@ class ShareService:
         limit: int,
         cursor: str | None,
         idempotency_key: str | None,
+        use: TokenUse | None = None,
     ) -> SharePage:
-        """Serve one JSON page of a share, audited before it is returned."""
+        """Serve one JSON page of a share, audited before it is returned (spending the
+        request's token `use` in the audit transaction, when given)."""
         digest = share_digest(body, {"limit": limit, "cursor": cursor})
         if idempotency_key is not None:
             earlier = self.replay(principal, idempotency_key, digest)
             if earlier is not None:
                 return SharePage(earlier, [], None, replayed=True)
-        decision, obligations, contract, criteria = self._permitted(principal, body, digest)
+        decision, obligations, contract, criteria = self._permitted(principal, body, digest, use)
         page_limit = min(limit, obligations.max_rows or limit)
         after = None
         if cursor is not None:
@@ -210,7 +222,7 @@ class ShareService:
         permit = self.recorder.prepare_permit(
             principal, body, decision, digest, released, idempotency_key
         )
-        with self.recorder.audited() as conn:
+        with self.recorder.audited(use) as conn:
             receipt = self.recorder.record_permit(conn, permit)
             self.recorder.record_disclosures(
                 conn, principal, receipt, keys, obligations.hidden_until_days
@@ -267,6 +279,7 @@ class ShareService:
         fmt: str,
         idempotency_key: str | None,
         chunk_size: int = 5_000,
+        use: TokenUse | None = None,
     ) -> tuple[ShareReceipt, Iterator[Columns], bool]:
         """Audit a whole share, then yield its rows in chunks, recording disclosures first."""
         digest = share_digest(body, {"format": fmt})
@@ -274,14 +287,14 @@ class ShareService:
             earlier = self.replay(principal, idempotency_key, digest)
             if earlier is not None:
                 return earlier, iter(()), True
-        decision, obligations, contract, criteria = self._permitted(principal, body, digest)
+        decision, obligations, contract, criteria = self._permitted(principal, body, digest, use)
         if obligations.aggregate_only:
             rows, _ = self._read_page(contract, obligations, criteria, None, 0)
             released, _keys = self.release(principal, body, obligations, rows)
             permit = self.recorder.prepare_permit(
                 principal, body, decision, digest, released, idempotency_key
             )
-            with self.recorder.audited() as conn:
+            with self.recorder.audited(use) as conn:
                 receipt = self.recorder.record_permit(conn, permit)
             return receipt, iter([released]), False
         reader = self.runtime.engine.connect()
@@ -289,14 +302,13 @@ class ShareService:
             reader.begin()
             total = self._count_released(reader, contract, obligations, criteria)
             if obligations.max_rows is not None and total > obligations.max_rows:
-                raise self.deny(
-                    principal, body, _too_many(decision, total, obligations.max_rows), digest
-                )
+                denial = _too_many(decision, total, obligations.max_rows)
+                raise self.deny(principal, body, denial, digest, use)
             empty = self.release(principal, body, obligations, _no_rows(contract, obligations))[0]
             permit = self.recorder.prepare_permit(
                 principal, body, decision, digest, empty, idempotency_key, total
             )
-            with self.recorder.audited() as conn:
+            with self.recorder.audited(use) as conn:
                 receipt = self.recorder.record_permit(conn, permit)
         except BaseException:
             reader.close()

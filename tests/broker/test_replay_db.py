@@ -128,3 +128,24 @@ def test_racing_worker_processes_accept_each_id_exactly_once(
         assert worker.exitcode == 0
     assert accepted == Counter(jtis)
     assert _rows(engine) == RACED_JTIS + WORKERS
+
+
+def test_an_id_spent_inside_a_transaction_lasts_only_if_it_commits(engine: Engine) -> None:
+    cache = DatabaseReplayCache(engine, FakeClock())
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        assert cache.add_in(conn, ISSUER, "jti-1", T0 + 300) is True
+        raise RuntimeError("the share failed after spending its token")
+    assert _rows(engine) == 0
+    with engine.begin() as conn:
+        assert cache.add_in(conn, ISSUER, "jti-1", T0 + 300) is True
+    assert cache.add(ISSUER, "jti-1", T0 + 300) is False
+
+
+def test_a_replay_inside_a_transaction_leaves_the_transaction_usable(engine: Engine) -> None:
+    """On PostgreSQL a failed statement aborts its transaction; the spend never fails."""
+    cache = DatabaseReplayCache(engine, FakeClock())
+    assert cache.add(ISSUER, "jti-1", T0 + 300)
+    with engine.begin() as conn:
+        assert cache.add_in(conn, ISSUER, "jti-1", T0 + 300) is False
+        assert cache.add_in(conn, ISSUER, "jti-2", T0 + 300) is True
+    assert _rows(engine) == 2

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from broker.api.problems import problem_responses
-from broker.deps import Partner, Runtime, Shares
+from broker.auth.verifier import TokenUse
+from broker.deps import AuditedPartner, Partner, Runtime, Shares, token_use
 from broker.errors import InvalidRequest, NotFound
 from broker.privacy import Columns
 from broker.sharing.models import ShareReceipt, ShareRequestBody, ShareResponse
@@ -66,9 +67,16 @@ def _csv(chunks: Iterator[Columns], columns: list[str]) -> Iterator[bytes]:
 
 
 def _stream(
-    service: ShareService, principal: Partner, body: ShareRequestBody, media: str, key: str | None
+    service: ShareService,
+    principal: Partner,
+    body: ShareRequestBody,
+    media: str,
+    key: str | None,
+    use: TokenUse,
 ) -> StreamingResponse:
-    receipt, chunks, replayed = service.stream(principal, body, fmt=media, idempotency_key=key)
+    receipt, chunks, replayed = service.stream(
+        principal, body, fmt=media, idempotency_key=key, use=use
+    )
     content = _ndjson(chunks) if media == NDJSON else _csv(chunks, receipt.fields)
     return StreamingResponse(content, media_type=media, headers=_receipt_headers(receipt, replayed))
 
@@ -88,7 +96,7 @@ def _stream(
 def create_share(
     request: Request,
     body: ShareRequestBody,
-    principal: Partner,
+    principal: AuditedPartner,
     service: Shares,
     idempotency_key: IdempotencyKey = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Rows per JSON page")] = 1000,
@@ -104,9 +112,14 @@ def create_share(
     if media is not None:
         if cursor is not None:
             raise InvalidRequest("cursors page JSON answers; streams are never paged")
-        return _stream(service, principal, body, media, idempotency_key)
+        return _stream(service, principal, body, media, idempotency_key, token_use(request))
     page = service.share_page(
-        principal, body, limit=limit, cursor=cursor, idempotency_key=idempotency_key
+        principal,
+        body,
+        limit=limit,
+        cursor=cursor,
+        idempotency_key=idempotency_key,
+        use=token_use(request),
     )
     # The rows are already plain JSON values; validating them again would only copy them.
     content = {

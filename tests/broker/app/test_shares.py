@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from tests.broker.app.conftest import Minter
@@ -103,6 +106,60 @@ def test_each_token_authorises_one_request(
     assert again.json()["code"] == "token_replayed"
     assert "Bearer" in again.headers["WWW-Authenticate"]
     assert len(audit_rows(store_url)) == 1
+
+
+def _spent_token_ids(store_url: str) -> int:
+    engine = sa.create_engine(store_url)
+    with engine.connect() as conn:
+        count = conn.execute(sa.text("SELECT count(*) FROM token_replay")).scalar_one()
+    engine.dispose()
+    return int(count)
+
+
+@pytest.mark.parametrize(
+    ("first", "status"),
+    [
+        pytest.param({**ECE_REQUEST, "why": "x"}, 422, id="body-refused-by-validation"),
+        pytest.param({**ECE_REQUEST, "fields": ["dwelling_id"]}, 403, id="denied-and-audited"),
+        pytest.param({**ECE_REQUEST, "dataset": "nope"}, 403, id="unknown-dataset"),
+    ],
+)
+def test_a_token_is_spent_by_a_request_that_released_nothing(
+    client: TestClient, auth: Minter, store_url: str, first: dict[str, Any], status: int
+) -> None:
+    """Shares spend their token in the audit transaction; a request that ends without one
+    (a refused body, an error) still spends it before it answers."""
+    headers = auth("lahti-education")
+    assert client.post("/v1/shares", json=first, headers=headers).status_code == status
+    assert _spent_token_ids(store_url) == 1
+    again = client.post("/v1/shares", json=ECE_REQUEST, headers=headers)
+    assert again.status_code == 401 and again.json()["code"] == "token_replayed"
+    assert [r.decision for r in audit_rows(store_url)] == ["deny"] * (status == 403)
+
+
+def test_an_idempotent_replay_spends_its_own_token(
+    client: TestClient, auth: Minter, store_url: str
+) -> None:
+    key = {"Idempotency-Key": "spend-check-1"}
+    first = client.post("/v1/shares", json=ECE_REQUEST, headers=auth("lahti-education") | key)
+    assert first.status_code == 200
+    retry_headers = auth("lahti-education") | key
+    retry = client.post("/v1/shares", json=ECE_REQUEST, headers=retry_headers)
+    assert retry.status_code == 200 and retry.headers["Idempotent-Replayed"] == "true"
+    assert _spent_token_ids(store_url) == 2
+    again = client.post("/v1/shares", json=ECE_REQUEST, headers=retry_headers)
+    assert again.status_code == 401 and again.json()["code"] == "token_replayed"
+    assert len(audit_rows(store_url)) == 1
+
+
+def test_a_replayed_stream_token_is_refused_before_the_stream_is_audited(
+    client: TestClient, auth: Minter, store_url: str
+) -> None:
+    headers = auth("lahti-education") | {"Accept": "application/x-ndjson"}
+    assert client.post("/v1/shares", json=ECE_REQUEST, headers=headers).status_code == 200
+    again = client.post("/v1/shares", json=ECE_REQUEST, headers=headers)
+    assert again.status_code == 401 and again.json()["code"] == "token_replayed"
+    assert [r.decision for r in audit_rows(store_url)] == ["permit"]
 
 
 def test_a_request_without_a_token_is_401(client: TestClient) -> None:
