@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from typing import Any
 
 _BLOCK = 64  # SHA-256 block size in bytes
 _INNER = bytes(0x36 for _ in range(_BLOCK))
@@ -50,6 +51,23 @@ class HmacSha256:
         for data in values:
             inner = inner_copy()
             inner.update(data)
+            outer = outer_copy()
+            outer.update(inner.digest())
+            append(outer.hexdigest())
+        return digests
+
+    def hexdigests_of_text(self, values: Iterable[Any]) -> list[str | None]:
+        """Lower-case hex HMACs of the UTF-8 of many strings, in order; a gap (None, or NaN
+        as pandas writes one) stays None. TypeError for anything else that is not text."""
+        inner_copy, outer_copy, encode = self._inner.copy, self._outer.copy, str.encode
+        digests: list[str | None] = []
+        append = digests.append
+        for value in values:
+            if value is None or value != value:  # noqa: PLR0124 - NaN is the value unequal to itself
+                append(None)
+                continue
+            inner = inner_copy()
+            inner.update(encode(value))
             outer = outer_copy()
             outer.update(inner.digest())
             append(outer.hexdigest())
