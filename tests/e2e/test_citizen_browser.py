@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from broker.web.i18n import locales
 from tests.broker.app.conftest import Minter
+from tests.broker.app.helpers import scalar
 from tests.e2e.a11y import accessibility_violations
 
 pytestmark = pytest.mark.browser
@@ -29,11 +29,7 @@ def _expect() -> Any:
 
 
 def _child(store_url: str) -> str:
-    engine = sa.create_engine(store_url)
-    with engine.connect() as conn:
-        code = conn.execute(sa.text("SELECT min(child_id) FROM ece_placements")).scalar_one()
-    engine.dispose()
-    return str(code)
+    return str(scalar(store_url, "SELECT min(child_id) FROM ece_placements"))
 
 
 def _school_asks(live_broker: str, auth: Minter) -> httpx.Response:

@@ -17,7 +17,7 @@ from broker.errors import AuthenticationError
 from broker.web.i18n import locales
 from broker.web.session import SESSION_LIFETIME, PageSessions
 from tests.broker.app.conftest import Minter
-from tests.broker.app.helpers import audit_rows
+from tests.broker.app.helpers import audit_rows, scalar
 from tests.e2e.a11y import structural_violations
 
 PORTAL = "suomi-citizen-portal"
@@ -108,11 +108,7 @@ def test_a_citizen_grants_and_revokes_a_consent_through_the_page(
 
 
 def _consents(store_url: str) -> int:
-    engine = sa.create_engine(store_url)
-    with engine.connect() as conn:
-        count = conn.execute(sa.text("SELECT count(*) FROM subject_consents")).scalar_one()
-    engine.dispose()
-    return int(count)
+    return int(scalar(store_url, "SELECT count(*) FROM subject_consents"))
 
 
 @pytest.mark.parametrize(

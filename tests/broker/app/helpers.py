@@ -13,6 +13,15 @@ ECE_REQUEST: dict[str, Any] = {
 }
 
 
+def scalar(store_url: str, sql: str) -> Any:
+    """The one value a query of the store returns."""
+    engine = sa.create_engine(store_url)
+    with engine.connect() as conn:
+        value = conn.execute(sa.text(sql)).scalar_one()
+    engine.dispose()
+    return value
+
+
 def audit_rows(store_url: str) -> list[Any]:
     """Every audit record, in chain order."""
     engine = sa.create_engine(store_url)

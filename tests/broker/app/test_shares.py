@@ -6,11 +6,10 @@ import json
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from tests.broker.app.conftest import Minter
-from tests.broker.app.helpers import ECE_REQUEST, audit_rows
+from tests.broker.app.helpers import ECE_REQUEST, audit_rows, scalar
 
 AGREED_FIELDS = {
     "person_id",
@@ -109,11 +108,7 @@ def test_each_token_authorises_one_request(
 
 
 def _spent_token_ids(store_url: str) -> int:
-    engine = sa.create_engine(store_url)
-    with engine.connect() as conn:
-        count = conn.execute(sa.text("SELECT count(*) FROM token_replay")).scalar_one()
-    engine.dispose()
-    return int(count)
+    return int(scalar(store_url, "SELECT count(*) FROM token_replay"))
 
 
 @pytest.mark.parametrize(
