@@ -12,6 +12,7 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, ExceptionContext
 
 from contracts.base import Contract, FieldSpec
@@ -219,6 +220,16 @@ def create_store_tables(engine: Engine) -> None:
     (``tillit db upgrade``). A contract's major version is a new table the pipeline fills.
     """
     metadata.create_all(engine, tables=all_store_tables())
+
+
+def upsert_insert(dialect: str, table: sa.Table) -> Any:
+    """An INSERT of `table` with ON CONFLICT clauses, in the dialect of the store (SQLite and
+    PostgreSQL spell them alike, but SQLAlchemy builds them from each dialect's own insert)."""
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise ValueError(f"Tillit's stores are SQLite and PostgreSQL, not {dialect!r}")
 
 
 class _WriteTurn:

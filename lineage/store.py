@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
-from contracts.store import metadata, sqlite_writer
+from contracts.store import metadata, sqlite_writer, upsert_insert
 
 LineageEvent = Mapping[str, Any]
 
@@ -179,12 +179,9 @@ def insert_ignoring_duplicate(
 @functools.cache
 def _insert_ignoring(dialect: str, table: sa.Table, key: str) -> sa.Insert:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING the key (built once per table)."""
-    if dialect == "postgresql":
-        statement: sa.Insert = postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
-    elif dialect == "sqlite":
-        statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
-    else:
-        raise ValueError(f"the lineage store supports SQLite and PostgreSQL, not {dialect!r}")
+    statement: sa.Insert = upsert_insert(dialect, table).on_conflict_do_nothing(
+        index_elements=[key]
+    )
     # RETURNING tells a skipped row apart on every driver (psycopg reports no rowcount here).
     return statement.returning(table.c[key])
 
@@ -322,7 +319,7 @@ def _upsert_statement(dialect: str, table: sa.Table) -> Any:
     """INSERT of a graph edge that widens an existing edge's window (built once per table)."""
     keys = [column.name for column in table.primary_key.columns]
     postgres = dialect == "postgresql"
-    insert: Any = postgresql.insert(table) if postgres else sqlite.insert(table)
+    insert = upsert_insert(dialect, table)
     # Two-argument least/greatest on PostgreSQL; SQLite's scalar min/max do the same.
     earliest: Any = sa.func.least if postgres else sa.func.min
     latest: Any = sa.func.greatest if postgres else sa.func.max

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.dml import ReturningInsert
 
 from broker.auth.clock import Clock
 from broker.errors import ServiceUnavailable
-from contracts.store import metadata, sqlite_writer
+from contracts.store import metadata, sqlite_writer, upsert_insert
 
 logger = logging.getLogger(__name__)
 
@@ -36,25 +33,16 @@ def _spend_statement(dialect: str) -> ReturningInsert[tuple[str]]:
     """One atomic statement that records an id, or takes over the record of an expired token
     with the same id (as the in-memory cache forgets it); it changes no row, and so reports
     a replay, only while the recorded token is still live."""
-    values: dict[str, sa.BindParameter[Any]] = {
-        "issuer": sa.bindparam("issuer"),
-        "jti": sa.bindparam("jti"),
-        "expires_at": sa.bindparam("expires"),
-    }
-    keys = [token_replay.c.issuer, token_replay.c.jti]
-    expired = token_replay.c.expires_at <= sa.bindparam("now")
+    insert = upsert_insert(dialect, token_replay).values(
+        issuer=sa.bindparam("issuer"), jti=sa.bindparam("jti"), expires_at=sa.bindparam("expires")
+    )
     # RETURNING, not rowcount: drivers disagree on the rowcount of an upsert (psycopg: -1).
-    if dialect == "sqlite":
-        on_sqlite = sqlite_insert(token_replay).values(values)
-        return on_sqlite.on_conflict_do_update(
-            index_elements=keys, set_={"expires_at": on_sqlite.excluded.expires_at}, where=expired
-        ).returning(token_replay.c.jti)
-    if dialect == "postgresql":
-        on_postgres = postgresql_insert(token_replay).values(values)
-        return on_postgres.on_conflict_do_update(
-            index_elements=keys, set_={"expires_at": on_postgres.excluded.expires_at}, where=expired
-        ).returning(token_replay.c.jti)
-    raise ValueError(f"the replay cache supports SQLite and PostgreSQL, not {dialect!r}")
+    statement: ReturningInsert[tuple[str]] = insert.on_conflict_do_update(
+        index_elements=[token_replay.c.issuer, token_replay.c.jti],
+        set_={"expires_at": insert.excluded.expires_at},
+        where=token_replay.c.expires_at <= sa.bindparam("now"),
+    ).returning(token_replay.c.jti)
+    return statement
 
 
 class DatabaseReplayCache:
