@@ -2,7 +2,8 @@
 
 Dependencies that only read app state or the principal are `async def`: FastAPI runs them on
 the event loop, where a plain `def` would cost a hop to the thread pool on every request.
-Anything that touches the database stays a plain `def`, so it never blocks the loop."""
+Anything that touches the database or the network runs in the thread pool, so it never
+blocks the loop."""
 
 from __future__ import annotations
 
@@ -91,7 +92,7 @@ async def authenticate_audited(request: Request, runtime: Runtime) -> AsyncItera
 
 
 def token_use(request: Request) -> TokenUse:
-    """The unspent use of the token `authenticate_audited` verified for this request."""
+    """The use of the token `authenticate_audited` verified for this request."""
     use: TokenUse = request.state.token_use
     return use
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from typing import Any
 
 _BLOCK = 64  # SHA-256 block size in bytes
 _INNER = bytes(0x36 for _ in range(_BLOCK))
@@ -43,31 +42,17 @@ class HmacSha256:
         outer.update(inner.digest())
         return outer.hexdigest()
 
-    def hexdigests(self, values: Iterable[bytes]) -> list[str]:
-        """Lower-case hex HMACs of many values, in order."""
+    def hexdigests(self, values: Iterable[bytes | None]) -> list[str | None]:
+        """Lower-case hex HMACs of many values, in order; a missing value (None) stays None."""
         inner_copy, outer_copy = self._inner.copy, self._outer.copy
-        digests: list[str] = []
-        append = digests.append
-        for data in values:
-            inner = inner_copy()
-            inner.update(data)
-            outer = outer_copy()
-            outer.update(inner.digest())
-            append(outer.hexdigest())
-        return digests
-
-    def hexdigests_of_text(self, values: Iterable[Any]) -> list[str | None]:
-        """Lower-case hex HMACs of the UTF-8 of many strings, in order; a gap (None, or NaN
-        as pandas writes one) stays None. TypeError for anything else that is not text."""
-        inner_copy, outer_copy, encode = self._inner.copy, self._outer.copy, str.encode
         digests: list[str | None] = []
         append = digests.append
-        for value in values:
-            if value is None or value != value:  # noqa: PLR0124 - NaN is the value unequal to itself
+        for data in values:
+            if data is None:
                 append(None)
                 continue
             inner = inner_copy()
-            inner.update(encode(value))
+            inner.update(data)
             outer = outer_copy()
             outer.update(inner.digest())
             append(outer.hexdigest())

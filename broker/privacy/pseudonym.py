@@ -57,7 +57,12 @@ class Pseudonymiser:
         Every value is hashed where it stands: telling repeated values apart first costs
         about as much per value as the HMAC it would save, and a column of identifiers
         rarely repeats one."""
+        encode = str.encode
         try:
-            return self._hmac.hexdigests_of_text(values)
+            # A gap is None, or NaN as pandas writes one (the value unequal to itself).
+            return self._hmac.hexdigests(
+                None if value is None or value != value else encode(value)  # noqa: PLR0124
+                for value in values
+            )
         except TypeError as error:
             raise TypeError(f"only text can be pseudonymised: {error}") from None

@@ -29,7 +29,6 @@ class SubjectKeys:
 
     def keys(self, identity_codes: Iterable[str | None]) -> list[str | None]:
         """Subject keys of many codes; missing codes stay missing."""
-        codes = list(identity_codes)
-        present = [code.strip().upper().encode() for code in codes if code is not None]
-        digests = iter(self._hmac.hexdigests(present))
-        return [None if code is None else next(digests) for code in codes]
+        return self._hmac.hexdigests(
+            None if code is None else code.strip().upper().encode() for code in identity_codes
+        )
