@@ -19,8 +19,8 @@ from broker.policy.subject_access import evaluate_subject_access
 from broker.runtime import BrokerRuntime
 from broker.sharing.recording import ShareRecorder
 from broker.store import rows as store_rows
+from broker.store.disclosures import record_batch
 from broker.store.subjects import SubjectKeys, subject_index_key
-from broker.store.tables import disclosures
 from contracts.base import Contract
 from contracts.store import store_table
 from lineage.events import share_complete_dict
@@ -237,19 +237,17 @@ class SubjectExporter:
         )
         record = self.recorder.append(conn, entry)
         self._lineage(conn, principal, item, export_id, record, now)
-        conn.execute(
-            disclosures.insert(),
-            {
-                "subject_key": self._subjects.key(principal.subject),
-                "share_id": export_id,
-                "partner": principal.partner_id,
-                "dataset": item.dataset,
-                "purpose": access.purpose,
-                "legal_basis": access.legal_basis,
-                "agreement_id": access.id,
-                "disclosed_at": now,
-                "visible_from": now,
-            },
+        record_batch(
+            conn,
+            [self._subjects.key(principal.subject)],
+            share_id=export_id,
+            partner=principal.partner_id,
+            dataset=item.dataset,
+            purpose=access.purpose,
+            legal_basis=access.legal_basis,
+            agreement_id=access.id,
+            disclosed_at=now,
+            visible_from=now,
         )
         item.export_id, item.audit_seq = export_id, record.seq
 

@@ -4,10 +4,12 @@ A share writes one ``disclosure_batches`` row in its audit transaction: the shar
 and the released subjects' keys packed into one value. Writing a row per subject there, into
 an index ordered by subject, dirtied one index page per released person in every share and
 held SQLite's single writer (and the audit chain) for most of a share's time. The
-``DisclosureIndexer`` copies pending batches into the per-subject ``disclosures`` table in the
-background, many shares per transaction in subject order, so each index page is written once
-per round rather than once per share. Reads merge both: the indexed rows and the batches not
-yet indexed, so a disclosure is visible to its citizen from the moment the share commits.
+``DisclosureIndexer`` copies pending batches into ``disclosure_subjects`` in the background,
+many shares per transaction in subject order, so each index page is written once per round
+rather than once per share. An index entry is only the raw 32-byte key and its batch's id
+(about 40 bytes), so a page holds a hundred of them; the share's details stay once in its
+batch. Reads merge both: the indexed entries and the batches not yet indexed, so a
+disclosure is visible to its citizen from the moment the share commits.
 """
 
 from __future__ import annotations
@@ -21,14 +23,14 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from broker.store.tables import disclosure_batches, disclosures
+from broker.store.tables import disclosure_batches, disclosure_subjects
 from contracts.background import PollingWorker
 from contracts.store import sqlite_writer
 
 log = logging.getLogger(__name__)
 
 KEY_BYTES: Final = 32
-"""A subject key is an HMAC-SHA256: 32 bytes, kept as 64 hex characters in the index."""
+"""A subject key is an HMAC-SHA256: 32 bytes, kept raw in the index."""
 ROUND_KEYS: Final = 20_000
 """Subjects the indexer copies per transaction (at least one whole batch): long enough to
 share index pages between many shares, short enough not to keep shares waiting on SQLite."""
@@ -92,6 +94,17 @@ def record_batch(conn: Connection, keys: Iterable[str | None], **share: Any) -> 
     return count
 
 
+_DETAILS: Final = (
+    "share_id",
+    "partner",
+    "dataset",
+    "purpose",
+    "legal_basis",
+    "agreement_id",
+    "disclosed_at",
+)
+
+
 def disclosures_of(conn: Connection, key: str, now: datetime) -> list[Disclosure]:
     """A subject's disclosures visible by ``now``, one per share, newest first."""
     batches = disclosure_batches
@@ -103,10 +116,11 @@ def disclosures_of(conn: Connection, key: str, now: datetime) -> list[Disclosure
     found = {
         row.share_id: _disclosure(row) for row in pending if batch_holds(row.subject_keys, key)
     }
+    subjects = disclosure_subjects
     indexed = conn.execute(
-        sa.select(disclosures).where(
-            disclosures.c.subject_key == key, disclosures.c.visible_from <= now
-        )
+        sa.select(*(batches.c[name] for name in _DETAILS))
+        .select_from(subjects.join(batches, batches.c.id == subjects.c.batch_id))
+        .where(subjects.c.subject_key == bytes.fromhex(key), batches.c.visible_from <= now)
     ).all()
     for row in indexed:
         found.setdefault(row.share_id, _disclosure(row))
@@ -165,27 +179,21 @@ def _claim(engine: Engine, now: datetime, budget: int) -> sa.Update:
     )
 
 
-def _expand(engine: Engine, ids: list[int], most: int) -> sa.Insert:
-    """Copy batches into the index, one row per subject, in subject order: an INSERT ... SELECT
-    that unpacks the keys inside the database, so no row passes through Python."""
+def _expand(ids: list[int], most: int) -> sa.Insert:
+    """Copy batches into the index, one entry per subject, in subject order: an INSERT ... SELECT
+    that unpacks the keys inside the database, so no entry passes through Python."""
     batches = disclosure_batches
     numbers = sa.select(sa.literal(0).label("i")).cte("numbers", recursive=True)
     numbers = numbers.union_all(sa.select(numbers.c.i + 1).where(numbers.c.i + 1 < most))
-    raw = sa.func.substr(batches.c.subject_keys, numbers.c.i * KEY_BYTES + 1, KEY_BYTES)
-    if engine.dialect.name == "postgresql":
-        key = sa.func.encode(raw, "hex")
-    else:
-        key = sa.func.lower(sa.func.hex(raw))
-    copied = ["share_id", "partner", "dataset", "purpose", "legal_basis", "agreement_id"]
-    copied += ["disclosed_at", "visible_from"]
-    rows = (
-        sa.select(key.label("subject_key"), *(batches.c[name] for name in copied))
+    key = sa.func.substr(batches.c.subject_keys, numbers.c.i * KEY_BYTES + 1, KEY_BYTES)
+    entries = (
+        sa.select(key.label("subject_key"), batches.c.id)
         .select_from(batches.join(numbers, numbers.c.i < batches.c.subject_count))
         .where(batches.c.id.in_(ids))
         # Neighbouring entries share index pages: each is written once per round.
         .order_by(key)
     )
-    return disclosures.insert().from_select(["subject_key", *copied], rows)
+    return disclosure_subjects.insert().from_select(["subject_key", "batch_id"], entries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +215,7 @@ def index_pending(engine: Engine, now: datetime, budget: int = ROUND_KEYS) -> In
         subjects = sum(batch.subject_count for batch in claimed)
         if subjects:
             most = max(batch.subject_count for batch in claimed)
-            conn.execute(_expand(engine, [batch.id for batch in claimed], most))
+            conn.execute(_expand([batch.id for batch in claimed], most))
     return IndexRound(batches=len(claimed), subjects=subjects)
 
 

@@ -27,23 +27,6 @@ share_receipts = sa.Table(
     comment="One receipt per permitted share: what was released, to whom, under what.",
 )
 
-disclosures = sa.Table(
-    "disclosures",
-    metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
-    sa.Column("subject_key", sa.Text, nullable=False),
-    sa.Column("share_id", sa.Text, nullable=False),
-    sa.Column("partner", sa.Text, nullable=False),
-    sa.Column("dataset", sa.Text, nullable=False),
-    sa.Column("purpose", sa.Text, nullable=False),
-    sa.Column("legal_basis", sa.Text, nullable=False),
-    sa.Column("agreement_id", sa.Text, nullable=False),
-    sa.Column("disclosed_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("visible_from", sa.DateTime(timezone=True), nullable=False),
-    sa.Index("ix_disclosures_subject", "subject_key", "visible_from"),
-    comment="Who received data about whom, keyed by an HMAC of the identity code, never the code.",
-)
-
 disclosure_batches = sa.Table(
     "disclosure_batches",
     metadata,
@@ -59,7 +42,8 @@ disclosure_batches = sa.Table(
     # The released subjects' keys as sorted raw 32-byte HMACs, one after another.
     sa.Column("subject_keys", sa.LargeBinary, nullable=False),
     sa.Column("subject_count", sa.Integer, nullable=False),
-    # Set in the transaction that copies the batch into `disclosures`; NULL while pending.
+    # Set in the transaction that copies the batch into `disclosure_subjects`; NULL while
+    # pending.
     sa.Column("indexed_at", sa.DateTime(timezone=True)),
     sa.Index(
         "ix_disclosure_batches_pending",
@@ -69,6 +53,23 @@ disclosure_batches = sa.Table(
     ),
     comment="The subjects of each share (or stream chunk), written with its audit record and "
     "copied into the per-subject disclosure index in the background.",
+)
+
+disclosure_subjects = sa.Table(
+    "disclosure_subjects",
+    metadata,
+    # The raw 32-byte HMAC of the identity code, never the code.
+    sa.Column("subject_key", sa.LargeBinary, primary_key=True),
+    sa.Column(
+        "batch_id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    # On SQLite the rows live in the key's own B-tree: no second copy in a separate index.
+    sqlite_with_rowid=False,
+    comment="The per-subject disclosure index: which share batches released data about whom. "
+    "The share's details are read from disclosure_batches.",
 )
 
 subject_restrictions = sa.Table(

@@ -26,7 +26,7 @@ from broker.store.disclosures import (
     record_batch,
     unpack_subject_keys,
 )
-from broker.store.tables import disclosure_batches, disclosures
+from broker.store.tables import disclosure_batches, disclosure_subjects
 from contracts.store import make_engine, sqlite_writer
 from tillit.migrations import downgrade, upgrade
 
@@ -92,7 +92,28 @@ def about(engine: Engine, subject: str, now: datetime = NOW) -> list[str]:
 
 
 def index_rows(engine: Engine) -> list[tuple[str, str]]:
-    query = sa.select(disclosures.c.subject_key, disclosures.c.share_id)
+    """The per-subject index as (hex key, share id) pairs."""
+    entries, batches = disclosure_subjects, disclosure_batches
+    query = sa.select(entries.c.subject_key, batches.c.share_id).join(
+        batches, batches.c.id == entries.c.batch_id
+    )
+    with engine.connect() as conn:
+        return sorted((bytes(row.subject_key).hex(), row.share_id) for row in conn.execute(query))
+
+
+# ``disclosures`` as revisions 0001 to 0003 kept it: one wide row per subject and share.
+wide_index = sa.table(
+    "disclosures",
+    *(
+        sa.column(name)
+        for name in ("subject_key", "share_id", "partner", "dataset", "purpose")
+        + ("legal_basis", "agreement_id", "disclosed_at", "visible_from")
+    ),
+)
+
+
+def wide_rows(engine: Engine) -> list[tuple[str, str]]:
+    query = sa.select(wide_index.c.subject_key, wide_index.c.share_id)
     with engine.connect() as conn:
         return sorted((row.subject_key, row.share_id) for row in conn.execute(query))
 
@@ -188,9 +209,89 @@ def test_downgrading_copies_pending_batches_into_the_index(engine: Engine) -> No
     share(engine, "pending", [alice, bob])
     downgrade(engine, "0002")
     assert "disclosure_batches" not in sa.inspect(engine).get_table_names()
-    assert index_rows(engine) == sorted([(alice, "indexed"), (alice, "pending"), (bob, "pending")])
+    assert wide_rows(engine) == sorted([(alice, "indexed"), (alice, "pending"), (bob, "pending")])
     upgrade(engine)
     with engine.connect() as conn:
-        assert (
-            conn.execute(sa.select(sa.func.count()).select_from(disclosure_batches)).scalar() == 0
+        assert pending_batches(conn) == 0
+    assert index_rows(engine) == sorted([(alice, "indexed"), (alice, "pending"), (bob, "pending")])
+    assert about(engine, alice) == ["indexed", "pending"]
+    assert about(engine, bob) == ["pending"]
+
+
+def test_upgrading_moves_the_wide_index_into_batches_and_keeps_every_disclosure(
+    engine: Engine,
+) -> None:
+    alice, bob, carol = key("alice"), key("bob"), key("carol")
+    downgrade(engine, "0003")
+    # An entry from before batches existed, with no batch of its own (as a subject's own
+    # data export wrote them), a batch already indexed and one still pending.
+    legacy = {
+        "share_id": "legacy",
+        "partner": "lahti-education",
+        "dataset": "persons",
+        "purpose": "ece_placement",
+        "legal_basis": "ece_act_540_2018",
+        "agreement_id": "lahti-education-ece-placement",
+        "disclosed_at": NOW - timedelta(days=2),
+        "visible_from": NOW - timedelta(days=2),
+    }
+    with engine.begin() as conn:
+        conn.execute(
+            wide_index.insert(),
+            [{"subject_key": alice, **legacy}, {"subject_key": bob, **legacy}],
         )
+        conn.execute(
+            sa.text(
+                "INSERT INTO disclosure_batches (share_id, partner, dataset, purpose, "
+                "legal_basis, agreement_id, disclosed_at, visible_from, subject_keys, "
+                "subject_count, indexed_at) SELECT 'indexed', partner, dataset, purpose, "
+                "legal_basis, agreement_id, :at, :at, :keys, 1, :at FROM disclosures LIMIT 1"
+            ),
+            {"at": NOW - timedelta(days=1), "keys": bytes.fromhex(carol)},
+        )
+        conn.execute(
+            wide_index.insert(),
+            {**legacy, "subject_key": carol, "share_id": "indexed"}
+            | {"disclosed_at": NOW - timedelta(days=1), "visible_from": NOW - timedelta(days=1)},
+        )
+    share(engine, "pending", [alice, carol])
+    before = {subject: about_wide(engine, subject) for subject in (alice, bob, carol)}
+    assert before == {alice: ["pending", "legacy"], bob: ["legacy"], carol: ["pending", "indexed"]}
+
+    upgrade(engine)
+    assert "disclosures" not in sa.inspect(engine).get_table_names()
+    assert {subject: about(engine, subject) for subject in before} == before
+    assert index_rows(engine) == sorted([(alice, "legacy"), (bob, "legacy"), (carol, "indexed")])
+    with engine.connect() as conn:
+        assert pending_batches(conn) == 1
+        gathered = conn.execute(
+            sa.select(disclosure_batches).where(disclosure_batches.c.share_id == "legacy")
+        ).one()
+    assert gathered.subject_keys == pack_subject_keys([alice, bob])
+    assert gathered.subject_count == 2 and isinstance(gathered.indexed_at, datetime)
+    index_pending(engine, NOW)
+    assert {subject: about(engine, subject) for subject in before} == before
+
+    downgrade(engine, "0003")
+    assert wide_rows(engine) == sorted(
+        [(alice, "legacy"), (bob, "legacy"), (carol, "indexed")]
+        + [(alice, "pending"), (carol, "pending")]
+    )
+
+
+def about_wide(engine: Engine, subject: str) -> list[str]:
+    """A subject's shares as revision 0003 reads them: pending batches and the wide index."""
+    with engine.connect() as conn:
+        pending = conn.execute(
+            sa.select(disclosure_batches.c.share_id, disclosure_batches.c.subject_keys).where(
+                disclosure_batches.c.indexed_at.is_(None)
+            )
+        ).all()
+        indexed = conn.execute(
+            sa.select(wide_index.c.share_id).where(wide_index.c.subject_key == subject)
+        ).scalars()
+        found = {row.share_id for row in pending if batch_holds(row.subject_keys, subject)}
+        found |= set(indexed)
+    # Newest first, as disclosures_of orders them; the names above sort that way by date.
+    order = ["pending", "indexed", "legacy"]
+    return sorted(found, key=order.index)

@@ -97,16 +97,18 @@ def test_downgrade_to_base_leaves_no_tillit_table(engine: Engine) -> None:
 
 
 def test_a_database_created_before_migrations_is_adopted(engine: Engine) -> None:
-    # The tables as they were before migrations began: the baseline's, not later revisions'.
-    owned = [owned_metadata().tables[name] for name in baseline_columns()]
-    metadata.create_all(engine, tables=owned)
+    # The tables as they were before migrations began: the baseline's, not later revisions'
+    # (built by the baseline revision, then left without a migration history).
+    upgrade(engine, "0001")
     with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE tillit_alembic_version"))
         conn.execute(
             owned_metadata()
             .tables["subject_restrictions"]
             .insert()
             .values(subject_key="k2", kind="restriction", recorded_at=datetime.now(UTC))
         )
+    assert current(engine) is None and set(baseline_columns()) <= tables(engine)
     result = upgrade(engine)
     assert (result.before, result.after, result.adopted) == (None, head(), True)
     assert differences(engine) == []
