@@ -222,6 +222,27 @@ def create_store_tables(engine: Engine) -> None:
     metadata.create_all(engine, tables=all_store_tables())
 
 
+def snapshot_reader(engine: Engine) -> Connection:
+    """A connection in a read transaction whose statements all see one snapshot of the store,
+    until it is closed: REPEATABLE READ on PostgreSQL (where READ COMMITTED gives every
+    statement its own), an explicit BEGIN on SQLite (whose driver opens transactions only for
+    writes, so each SELECT would read the newest commit). The caller closes it."""
+    conn = engine.connect()
+    try:
+        if engine.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            conn.begin()
+        else:
+            conn.begin()
+            # The snapshot is taken by the first read; it is released when the connection is
+            # returned to the pool, which rolls the transaction back.
+            conn.exec_driver_sql("BEGIN")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def upsert_insert(dialect: str, table: sa.Table) -> Any:
     """An INSERT of `table` with ON CONFLICT clauses, in the dialect of the store (SQLite and
     PostgreSQL spell them alike, but SQLAlchemy builds them from each dialect's own insert)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,7 +32,7 @@ from broker.privacy import Columns, k_anonymity_warnings
 from broker.runtime import BrokerRuntime
 from broker.sharing.models import ShareReceipt, ShareRequestBody
 from broker.store import rows as store_rows
-from broker.store.disclosures import record_batch
+from broker.store.disclosures import record_packed
 from broker.store.tables import share_receipts
 from lineage.events import share_complete_dict, with_audit_position
 from lineage.outbox import enqueue
@@ -229,19 +229,21 @@ class ShareRecorder:
         conn: Connection,
         principal: Principal,
         receipt: ShareReceipt,
-        keys: list[str | None],
+        batches: Iterable[bytes],
         hidden_days: int,
     ) -> None:
+        """Record a share's subjects, packed (``pack_subject_keys``) in one or more batches."""
         now = receipt.created_at
-        record_batch(
-            conn,
-            keys,
-            share_id=receipt.share_id,
-            partner=principal.partner_id,
-            dataset=receipt.dataset,
-            purpose=receipt.purpose,
-            legal_basis=receipt.legal_basis,
-            agreement_id=receipt.agreement_id,
-            disclosed_at=now,
-            visible_from=now + timedelta(days=hidden_days),
-        )
+        for packed in batches:
+            record_packed(
+                conn,
+                packed,
+                share_id=receipt.share_id,
+                partner=principal.partner_id,
+                dataset=receipt.dataset,
+                purpose=receipt.purpose,
+                legal_basis=receipt.legal_basis,
+                agreement_id=receipt.agreement_id,
+                disclosed_at=now,
+                visible_from=now + timedelta(days=hidden_days),
+            )

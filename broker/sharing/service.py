@@ -32,10 +32,11 @@ from broker.sharing.cursor import CursorCodec
 from broker.sharing.models import ShareReceipt, ShareRequestBody
 from broker.sharing.recording import ShareRecorder
 from broker.store import rows as store_rows
+from broker.store.disclosures import pack_subject_keys
 from broker.store.subjects import SubjectKeys, subject_index_key
 from broker.store.tables import share_receipts, subject_restrictions
 from contracts.base import Contract
-from contracts.store import sqlite_writer
+from contracts.store import snapshot_reader
 
 MAX_PAGE = 10_000
 # Counts are tabulated by one field or cross-tabulated by two (with row and column totals).
@@ -167,10 +168,17 @@ class ShareService:
         body: ShareRequestBody,
         obligations: Obligations,
         rows: Columns,
+        *,
+        with_keys: bool = True,
     ) -> tuple[Columns, list[str | None]]:
-        """Drop objecting subjects' rows, then transform: the rows exactly as they will leave."""
+        """Drop objecting subjects' rows, then transform: the rows exactly as they will leave.
+
+        Also returns the released rows' subject keys, unless ``with_keys`` is False (then only
+        computed where objections need them)."""
         contract = self.runtime.contracts[body.dataset]
-        keys = self._subject_keys(contract, rows)
+        keys: list[str | None] = []
+        if with_keys or obligations.limits_subjects:
+            keys = self._subject_keys(contract, rows)
         if obligations.limits_subjects:
             keep = [obligations.admits(key) for key in keys]
             rows = {
@@ -225,7 +233,7 @@ class ShareService:
         with self.recorder.audited(use) as conn:
             receipt = self.recorder.record_permit(conn, permit)
             self.recorder.record_disclosures(
-                conn, principal, receipt, keys, obligations.hidden_until_days
+                conn, principal, receipt, [pack_subject_keys(keys)], obligations.hidden_until_days
             )
         next_cursor = None
         if next_key is not None:
@@ -256,20 +264,29 @@ class ShareService:
         rows = {name: values[:limit] for name, values in rows.items()}
         return rows, [str(rows[name][-1]) for name in contract.primary_key]
 
-    def _count_released(
-        self, conn: Connection, contract: Contract, obligations: Obligations, criteria: list[Any]
-    ) -> int:
-        total = store_rows.count_rows(conn, contract, criteria)
+    def _released_subjects(
+        self,
+        conn: Connection,
+        contract: Contract,
+        obligations: Obligations,
+        criteria: list[Any],
+        chunk_size: int,
+    ) -> tuple[int, list[bytes]]:
+        """How many rows a whole share releases, and their subjects' keys packed in batches
+        (``pack_subject_keys``) of at most ``chunk_size``: objecting subjects' rows are left
+        out, as the stream leaves them out."""
         field = store_rows.subject_field(contract)
-        if not (obligations.limits_subjects and field):
-            return total
-        # Objections are keyed by HMAC, so excluded rows are counted by hashing the subjects.
+        if field is None:
+            return store_rows.count_rows(conn, contract, criteria), []
         query = store_rows.select_rows(contract, [field], criteria)
-        excluded = 0
-        for rows in store_rows.iter_columns(conn, query, 50_000):
+        total, batches = 0, []
+        for rows in store_rows.iter_columns(conn, query, chunk_size):
             keys = self._subject_keys(contract, rows)
-            excluded += sum(not obligations.admits(key) for key in keys)
-        return total - excluded
+            if obligations.limits_subjects:
+                keys = [key for key in keys if obligations.admits(key)]
+            total += len(keys)
+            batches.append(pack_subject_keys(keys))
+        return total, batches
 
     def stream(
         self,
@@ -297,10 +314,12 @@ class ShareService:
             with self.recorder.audited(use) as conn:
                 receipt = self.recorder.record_permit(conn, permit)
             return receipt, iter([released]), False
-        reader = self.runtime.engine.connect()
+        # One snapshot for the whole share: the subjects recorded are those of the rows sent.
+        reader = snapshot_reader(self.runtime.engine)
         try:
-            reader.begin()
-            total = self._count_released(reader, contract, obligations, criteria)
+            total, subjects = self._released_subjects(
+                reader, contract, obligations, criteria, chunk_size
+            )
             if obligations.max_rows is not None and total > obligations.max_rows:
                 denial = _too_many(decision, total, obligations.max_rows)
                 raise self.deny(principal, body, denial, digest, use)
@@ -310,6 +329,9 @@ class ShareService:
             )
             with self.recorder.audited(use) as conn:
                 receipt = self.recorder.record_permit(conn, permit)
+                self.recorder.record_disclosures(
+                    conn, principal, receipt, subjects, obligations.hidden_until_days
+                )
         except BaseException:
             reader.close()
             raise
@@ -317,7 +339,7 @@ class ShareService:
         query = store_rows.select_rows(contract, columns, criteria)
         return (
             receipt,
-            self._chunks(reader, principal, body, obligations, query, receipt, chunk_size),
+            self._chunks(reader, principal, body, obligations, query, chunk_size),
             False,
         )
 
@@ -328,17 +350,12 @@ class ShareService:
         body: ShareRequestBody,
         obligations: Obligations,
         query: sa.Select[Any],
-        receipt: ShareReceipt,
         chunk_size: int,
     ) -> Iterator[Columns]:
+        """The rows of an audited share, transformed; its disclosures are already recorded."""
         try:
             for rows in store_rows.iter_columns(reader, query, chunk_size):
-                released, keys = self.release(principal, body, obligations, rows)
-                with sqlite_writer(self.runtime.engine), self.runtime.engine.begin() as conn:
-                    self.recorder.record_disclosures(
-                        conn, principal, receipt, keys, obligations.hidden_until_days
-                    )
-                yield released
+                yield self.release(principal, body, obligations, rows, with_keys=False)[0]
         finally:
             reader.close()
 

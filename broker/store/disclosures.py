@@ -78,12 +78,16 @@ def batch_holds(packed: bytes, key: str) -> bool:
 
 
 def record_batch(conn: Connection, keys: Iterable[str | None], **share: Any) -> int:
-    """Record the subjects of one share (or stream chunk) in the caller's transaction.
+    """Record the subjects of one share (or part of one) in the caller's transaction.
 
     ``share`` holds the batch's share_id, partner, dataset, purpose, legal_basis,
     agreement_id, disclosed_at and visible_from. Returns how many subjects were recorded.
     """
-    packed = pack_subject_keys(keys)
+    return record_packed(conn, pack_subject_keys(keys), **share)
+
+
+def record_packed(conn: Connection, packed: bytes, **share: Any) -> int:
+    """``record_batch`` for keys already packed with ``pack_subject_keys``."""
     if not packed:
         return 0
     count = len(packed) // KEY_BYTES
@@ -154,7 +158,7 @@ def _newest_first(item: Disclosure) -> tuple[float, str]:
 
 def _claim(engine: Engine, now: datetime, budget: int) -> sa.Update:
     """Mark the oldest pending batches (up to ``budget`` subjects, at least one batch) indexed,
-    returning their ids and sizes: one statement, so on SQLite it holds the write lock from
+    returning their ids, sizes and keys: one statement, so on SQLite it holds the write lock from
     read to write."""
     batches = disclosure_batches
     oldest = (
@@ -175,25 +179,49 @@ def _claim(engine: Engine, now: datetime, budget: int) -> sa.Update:
         batches.update()
         .where(batches.c.id.in_(chosen), batches.c.indexed_at.is_(None))
         .values(indexed_at=now)
-        .returning(batches.c.id, batches.c.subject_count)
+        .returning(batches.c.id, batches.c.subject_count, batches.c.subject_keys)
     )
 
 
-def _expand(ids: list[int], most: int) -> sa.Insert:
-    """Copy batches into the index, one entry per subject, in subject order: an INSERT ... SELECT
-    that unpacks the keys inside the database, so no entry passes through Python."""
-    batches = disclosure_batches
-    numbers = sa.select(sa.literal(0).label("i")).cte("numbers", recursive=True)
-    numbers = numbers.union_all(sa.select(numbers.c.i + 1).where(numbers.c.i + 1 < most))
-    key = sa.func.substr(batches.c.subject_keys, numbers.c.i * KEY_BYTES + 1, KEY_BYTES)
-    entries = (
-        sa.select(key.label("subject_key"), batches.c.id)
-        .select_from(batches.join(numbers, numbers.c.i < batches.c.subject_count))
-        .where(batches.c.id.in_(ids))
-        # Neighbouring entries share index pages: each is written once per round.
-        .order_by(key)
-    )
-    return disclosure_subjects.insert().from_select(["subject_key", "batch_id"], entries)
+# One batch's entries in one statement, unpacked from the packed keys bound as a parameter:
+# slicing the stored column instead reads the whole packed value again for every key, and an
+# ``executemany`` takes the GIL back between rows while it holds the write lock.
+_SQLITE_ENTRIES: Final = (
+    "INSERT INTO disclosure_subjects (subject_key, batch_id) "
+    "WITH RECURSIVE numbers(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM numbers WHERE i + 1 < ?) "
+    "SELECT substr(?, i * 32 + 1, 32), ? FROM numbers"  # KEY_BYTES
+)
+
+
+def _insert_entries(conn: Connection, claimed: Iterable[Any]) -> int:
+    """Write the index entries of claimed batches, each batch's in subject order (batches are
+    packed sorted), so neighbouring entries share index pages. Returns how many were written.
+
+    On PostgreSQL the round is one statement over two arrays, its keys merged into subject
+    order; on SQLite it is one statement per batch.
+    """
+    batches = [(batch.id, bytes(batch.subject_keys)) for batch in claimed]
+    if conn.dialect.name == "postgresql":
+        entries = sorted(
+            (packed[at : at + KEY_BYTES], batch_id)
+            for batch_id, packed in batches
+            for at in range(0, len(packed), KEY_BYTES)
+        )
+        if entries:
+            keys, batch_ids = zip(*entries, strict=True)
+            conn.exec_driver_sql(
+                "INSERT INTO disclosure_subjects (subject_key, batch_id) "
+                "SELECT * FROM unnest(%s::bytea[], %s::bigint[])",
+                (list(keys), list(batch_ids)),
+            )
+        return len(entries)
+    written = 0
+    for batch_id, packed in batches:
+        count = len(packed) // KEY_BYTES
+        if count:
+            conn.exec_driver_sql(_SQLITE_ENTRIES, (count, packed, batch_id))
+            written += count
+    return written
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,10 +240,7 @@ def index_pending(engine: Engine, now: datetime, budget: int = ROUND_KEYS) -> In
     """Copy one round of pending batches into the per-subject index."""
     with sqlite_writer(engine), engine.begin() as conn:
         claimed = conn.execute(_claim(engine, now, budget)).all()
-        subjects = sum(batch.subject_count for batch in claimed)
-        if subjects:
-            most = max(batch.subject_count for batch in claimed)
-            conn.execute(_expand([batch.id for batch in claimed], most))
+        subjects = _insert_entries(conn, claimed)
     return IndexRound(batches=len(claimed), subjects=subjects)
 
 

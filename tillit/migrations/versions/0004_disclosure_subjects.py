@@ -13,12 +13,13 @@ Revises: 0003
 Create Date: 2026-12-04
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import context, op
+from sqlalchemy.engine import Connection
 
 revision: str = "0004"
 down_revision: str | Sequence[str] | None = "0003"
@@ -26,6 +27,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _KEY_BYTES = 32
+_BATCHES_AT_ONCE = 100
 _DETAILS = (
     "share_id",
     "partner",
@@ -36,18 +38,21 @@ _DETAILS = (
     "disclosed_at",
     "visible_from",
 )
-_COLUMNS = ", ".join(_DETAILS)
-# The numbers 0 .. (largest indexed batch - 1), to unpack each batch's keys inside the database.
-_NUMBERS = (
-    "WITH RECURSIVE numbers(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM numbers WHERE i + 1 < "
-    "(SELECT coalesce(max(subject_count), 0) FROM disclosure_batches "
-    "WHERE indexed_at IS NOT NULL)) "
+_batches = sa.table(
+    "disclosure_batches",
+    sa.column("id"),
+    *(sa.column(name) for name in _DETAILS),
+    sa.column("subject_keys"),
+    sa.column("subject_count"),
+    sa.column("indexed_at"),
 )
-_INDEXED_KEYS = (
-    "FROM disclosure_batches AS b JOIN numbers AS n ON n.i < b.subject_count "
-    "WHERE b.indexed_at IS NOT NULL"
+_wide = sa.table(
+    "disclosures",
+    sa.column("id"),
+    sa.column("subject_key"),
+    *(sa.column(name) for name in _DETAILS),
 )
-_KEY = f"substr(b.subject_keys, n.i * {_KEY_BYTES} + 1, {_KEY_BYTES})"
+_narrow = sa.table("disclosure_subjects", sa.column("subject_key"), sa.column("batch_id"))
 
 
 def upgrade() -> None:
@@ -61,11 +66,18 @@ def upgrade() -> None:
         comment="The per-subject disclosure index: which share batches released data about "
         "whom. The share's details are read from disclosure_batches.",
     )
-    _batch_unbatched_entries()
-    op.execute(
-        f"{_NUMBERS}INSERT INTO disclosure_subjects (subject_key, batch_id) "
-        f"SELECT {_KEY}, b.id {_INDEXED_KEYS}"
-    )
+    # SQL printed for review (``--sql``) starts from an empty database: there is nothing to move.
+    if not context.is_offline_mode():
+        conn = op.get_bind()
+        _batch_unbatched_entries(conn)
+        for batches in _indexed_batches(conn):
+            entries = [
+                {"subject_key": key, "batch_id": batch["id"]}
+                for batch in batches
+                for key in _unpack(batch["subject_keys"])
+            ]
+            if entries:
+                conn.execute(_narrow.insert(), entries)
     op.drop_index("ix_disclosures_subject", table_name="disclosures")
     op.drop_table("disclosures")
 
@@ -89,47 +101,37 @@ def downgrade() -> None:
         "never the code.",
     )
     op.create_index("ix_disclosures_subject", "disclosures", ["subject_key", "visible_from"])
-    if op.get_context().dialect.name == "postgresql":
-        hex_key = f"encode({_KEY}, 'hex')"
-    else:
-        hex_key = f"lower(hex({_KEY}))"
-    details = ", ".join(f"b.{name}" for name in _DETAILS)
-    op.execute(
-        f"{_NUMBERS}INSERT INTO disclosures (subject_key, {_COLUMNS}) "
-        f"SELECT {hex_key}, {details} {_INDEXED_KEYS} ORDER BY b.id"
-    )
+    if not context.is_offline_mode():
+        conn = op.get_bind()
+        for batches in _indexed_batches(conn):
+            rows = [
+                {"subject_key": key.hex(), **{name: batch[name] for name in _DETAILS}}
+                for batch in batches
+                for key in _unpack(batch["subject_keys"])
+            ]
+            if rows:
+                conn.execute(_wide.insert(), rows)
     op.drop_table("disclosure_subjects")
 
 
-def _batch_unbatched_entries() -> None:
+def _batch_unbatched_entries(conn: Connection) -> None:
     """Gather the ``disclosures`` entries of shares without a batch into indexed batches, one
     per share (and visibility), holding its distinct keys packed and sorted as batches do."""
-    unbatched = "FROM disclosures WHERE share_id NOT IN (SELECT share_id FROM disclosure_batches)"
-    target = (
-        f"INSERT INTO disclosure_batches ({_COLUMNS}, subject_keys, subject_count, indexed_at) "
+    unbatched = (
+        sa.select(_wide)
+        .where(_wide.c.share_id.not_in(sa.select(_batches.c.share_id)))
+        .order_by(_wide.c.id)
     )
-    if op.get_context().dialect.name == "postgresql":
-        raw = "decode(subject_key, 'hex')"
-        op.execute(
-            f"{target}SELECT {_COLUMNS}, string_agg(DISTINCT {raw}, ''::bytea ORDER BY {raw}), "
-            f"count(DISTINCT subject_key), now() {unbatched} GROUP BY {_COLUMNS} ORDER BY min(id)"
-        )
-        return
-    if context.is_offline_mode():
-        return  # SQL printed for review starts from an empty database: there are no entries.
-    # SQLite before 3.41 cannot turn hex back into bytes, so the keys are packed here.
-    conn = op.get_bind()
-    entries = conn.execute(sa.text(f"SELECT subject_key, {_COLUMNS} {unbatched} ORDER BY id"))
     shares: dict[tuple[Any, ...], set[bytes]] = {}
-    for entry in entries:
-        shares.setdefault(tuple(entry[1:]), set()).add(bytes.fromhex(entry.subject_key))
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # as SQLAlchemy stores UTC
+    for entry in conn.execute(unbatched).mappings():
+        share = tuple(entry[name] for name in _DETAILS)
+        shares.setdefault(share, set()).add(bytes.fromhex(entry["subject_key"]))
+    now: datetime | str = datetime.now(UTC)
+    if conn.dialect.name == "sqlite":  # written as SQLAlchemy writes UTC times there
+        now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     for share, keys in shares.items():
         conn.execute(
-            sa.text(
-                f"{target}VALUES ({', '.join(f':{name}' for name in _DETAILS)}, "
-                ":subject_keys, :subject_count, :indexed_at)"
-            ),
+            _batches.insert(),
             {
                 **dict(zip(_DETAILS, share, strict=True)),
                 "subject_keys": b"".join(sorted(keys)),
@@ -137,3 +139,18 @@ def _batch_unbatched_entries() -> None:
                 "indexed_at": now,
             },
         )
+
+
+def _indexed_batches(conn: Connection) -> Iterator[list[Any]]:
+    """The indexed batches (details and keys), a few at a time, oldest first."""
+    indexed = sa.select(_batches.c.id).where(_batches.c.indexed_at.isnot(None))
+    ids = conn.execute(indexed.order_by(_batches.c.id)).scalars().all()
+    for at in range(0, len(ids), _BATCHES_AT_ONCE):
+        chosen = ids[at : at + _BATCHES_AT_ONCE]
+        query = sa.select(_batches).where(_batches.c.id.in_(chosen)).order_by(_batches.c.id)
+        yield list(conn.execute(query).mappings())
+
+
+def _unpack(packed: bytes) -> Iterator[bytes]:
+    packed = bytes(packed)
+    return (packed[at : at + _KEY_BYTES] for at in range(0, len(packed), _KEY_BYTES))
