@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from broker.auth.principal import Principal
 from broker.config.settings import BrokerSettings
 from broker.main import create_app
+from broker.sharing.models import ShareRequestBody
+from broker.store import rows as store_rows
+from broker.store.disclosures import unpack_subject_keys
 from broker.store.subjects import SubjectKeys, subject_index_key
 from tests.broker.app.conftest import Minter
-from tests.broker.app.helpers import ECE_REQUEST
+from tests.broker.app.helpers import ECE_REQUEST, scalar
 
 ANALYTICS = {
     "dataset": "persons",
@@ -67,6 +71,48 @@ def test_an_objection_removes_a_person_from_non_mandatory_purposes_only(
     assert person in {
         row["person_id"] for row in _all_rows(client, auth, "lahti-education", ECE_REQUEST)
     }
+
+
+def test_a_stream_records_its_subjects_with_its_audit_record_before_any_row_is_read(
+    client: TestClient, auth: Minter, store_url: str
+) -> None:
+    objector = str(_all_rows(client, auth, "lahti-education", ECE_REQUEST)[0]["person_id"])
+    _object(store_url, objector)
+    runtime = client.app.state.runtime
+    partner = runtime.config.partners["lahti-analytics"]
+    principal = Principal(
+        partner_id=partner.id,
+        kind=partner.kind,
+        roles=partner.roles,
+        subject="analyst",
+        issuer=partner.issuer,
+        jti="stream-disclosures",
+        client_id=partner.id,
+        expires_at=datetime.now(UTC) + timedelta(minutes=1),
+    )
+    receipt, chunks, _ = client.app.state.share_service.stream(
+        principal,
+        ShareRequestBody.model_validate(ANALYTICS),
+        fmt="ndjson",
+        idempotency_key=None,
+        chunk_size=100,
+    )
+    # Nothing has been read from the stream yet: its subjects are already on record.
+    engine = sa.create_engine(store_url)
+    with engine.connect() as conn:
+        packed = conn.execute(
+            sa.text("SELECT subject_keys FROM disclosure_batches WHERE share_id = :share"),
+            {"share": receipt.share_id},
+        ).scalars()
+        recorded = [key for batch in packed for key in unpack_subject_keys(batch)]
+        codes = conn.execute(sa.text("SELECT person_id FROM persons")).scalars().all()
+    engine.dispose()
+    streamed = sum(store_rows.row_count(chunk) for chunk in chunks)
+    assert streamed == receipt.row_count == len(recorded) == len(set(recorded)) > 100
+    keys = SubjectKeys(subject_index_key(b"k" * 64))
+    assert keys.key(objector) not in recorded
+    assert set(recorded) <= set(keys.keys(codes))
+    assert scalar(store_url, "SELECT count(*) FROM audit_log") == 2
 
 
 def test_disclosures_for_an_investigation_stay_hidden_until_the_agreement_allows(
