@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,12 @@ from rich.table import Table
 
 from broker.audit.checkpoints import load_verify_key
 from broker.audit.tables import audit_log
-from broker.audit.verify import VerifyReport, check_anchor, verify_chain
+from broker.audit.verify import (
+    PARALLEL_FROM,
+    VerifyReport,
+    check_anchor,
+    verify_chain_parallel,
+)
 from contracts.store import make_engine
 
 audit_app = typer.Typer(help="Check the tamper-evident audit log.", no_args_is_help=True)
@@ -39,6 +45,17 @@ Anchor = Annotated[
         "--anchor",
         help="SEQ:HASH of a head exported earlier (e.g. a checkpoint kept outside the "
         "database); reveals records cut off after the last checkpoint the database still has.",
+    ),
+]
+
+DEFAULT_JOBS = min(os.cpu_count() or 1, 8)
+Jobs = Annotated[
+    int,
+    typer.Option(
+        "--jobs",
+        min=1,
+        help=f"Processes verifying stretches of the chain side by side (from "
+        f"{PARALLEL_FROM:,} records; shorter chains are verified in one).",
     ),
 ]
 
@@ -82,6 +99,7 @@ def verify(
     database_url: DatabaseUrl = "sqlite:///var/tillit.db",
     checkpoint_public_key: PublicKeyPath = None,
     anchor: Anchor = None,
+    jobs: Jobs = DEFAULT_JOBS,
 ) -> None:
     """Recompute every record's hash and link, check the checkpoints; non-zero exit if broken."""
     anchored = _parse_anchor(anchor) if anchor else None
@@ -98,9 +116,9 @@ def verify(
     try:
         if not sa.inspect(engine).has_table(audit_log.name):
             raise _fail("this database has no audit log")
-        with engine.connect() as conn:
-            report = verify_chain(conn, public_key)
-            if anchored is not None:
+        report = verify_chain_parallel(database_url, public_key, jobs=jobs)
+        if anchored is not None:
+            with engine.connect() as conn:
                 report = check_anchor(conn, report, *anchored)
     except sa.exc.SQLAlchemyError as error:
         raise _fail(f"cannot read the audit log: {error.__class__.__name__}") from error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +18,7 @@ from broker.audit import (
     GENESIS_HASH,
     AuditEntry,
     CheckpointSigner,
+    VerifyReport,
     append,
     audit_checkpoints,
     audit_log,
@@ -28,15 +30,29 @@ from broker.audit import (
 )
 from broker.audit.checkpoints import maybe_checkpoint
 from broker.audit.records import ENTRY_FIELDS
+from broker.audit.verify import verify_chain_parallel
 from tests.broker.audit.helpers import T0, fill, make_entry, record, set_record
 
-
-def verify(engine: Engine, signer: CheckpointSigner | None = None) -> Any:
-    with engine.connect() as conn:
-        return verify_chain(conn, signer.public_key if signer else None)
+Verify = Callable[..., VerifyReport]
 
 
-def test_appends_form_a_linked_chain(engine: Engine) -> None:
+@pytest.fixture(params=["in one walk", "in stretches"])
+def verify(request: pytest.FixtureRequest) -> Verify:
+    """Verification of the whole chain at once, and split into stretches verified apart (as
+    ``tillit audit verify --jobs`` does in processes; here in this one, to stay fast)."""
+
+    def run(engine: Engine, signer: CheckpointSigner | None = None) -> VerifyReport:
+        key = signer.public_key if signer else None
+        if request.param == "in one walk":
+            with engine.connect() as conn:
+                return verify_chain(conn, key)
+        url = engine.url.render_as_string(hide_password=False)
+        return verify_chain_parallel(url, key, jobs=3, smallest=0, mapper=map)
+
+    return run
+
+
+def test_appends_form_a_linked_chain(verify: Verify, engine: Engine) -> None:
     fill(engine, 5)
     with engine.connect() as conn:
         rows = [record(conn, seq) for seq in range(1, 6)]
@@ -88,7 +104,9 @@ EDITABLE = [column.name for column in audit_log.columns if column.name != "seq"]
 
 @pytest.mark.parametrize("seq", [1, 4, 6])
 @pytest.mark.parametrize("column", EDITABLE)
-def test_editing_any_field_of_any_record_is_found(engine: Engine, column: str, seq: int) -> None:
+def test_editing_any_field_of_any_record_is_found(
+    verify: Verify, engine: Engine, column: str, seq: int
+) -> None:
     fill(engine, 6)
     with engine.connect() as conn:
         original = record(conn, seq)[column]
@@ -99,7 +117,7 @@ def test_editing_any_field_of_any_record_is_found(engine: Engine, column: str, s
     assert report.length == 6
 
 
-def test_renumbering_a_record_is_found(engine: Engine) -> None:
+def test_renumbering_a_record_is_found(verify: Verify, engine: Engine) -> None:
     fill(engine, 6)
     set_record(engine, 3, seq=99)
     report = verify(engine)
@@ -107,8 +125,8 @@ def test_renumbering_a_record_is_found(engine: Engine) -> None:
     assert "missing" in (report.problem or "")
 
 
-@pytest.mark.parametrize("seq", [1, 3, 5])
-def test_deleting_a_record_is_found(engine: Engine, seq: int) -> None:
+@pytest.mark.parametrize("seq", [1, 3, 4, 5])
+def test_deleting_a_record_is_found(verify: Verify, engine: Engine, seq: int) -> None:
     fill(engine, 6)
     with engine.begin() as conn:
         conn.execute(sa.delete(audit_log).where(audit_log.c.seq == seq))
@@ -118,7 +136,7 @@ def test_deleting_a_record_is_found(engine: Engine, seq: int) -> None:
     assert report.length == 5
 
 
-def test_swapping_two_records_is_found(engine: Engine) -> None:
+def test_swapping_two_records_is_found(verify: Verify, engine: Engine) -> None:
     fill(engine, 6)
     with engine.connect() as conn:
         second, fifth = record(conn, 2), record(conn, 5)
@@ -133,7 +151,7 @@ def test_swapping_two_records_is_found(engine: Engine) -> None:
 
 
 def test_truncating_the_tail_is_found_by_a_checkpoint(
-    engine: Engine, signer: CheckpointSigner
+    verify: Verify, engine: Engine, signer: CheckpointSigner
 ) -> None:
     fill(engine, 10, signer=signer, every=5)
     with engine.begin() as conn:
@@ -145,7 +163,7 @@ def test_truncating_the_tail_is_found_by_a_checkpoint(
 
 
 def test_rewriting_history_before_a_checkpoint_is_found(
-    engine: Engine, signer: CheckpointSigner
+    verify: Verify, engine: Engine, signer: CheckpointSigner
 ) -> None:
     fill(engine, 5, signer=signer, every=5)
     # An attacker with database access rewrites record 3 and re-hashes everything after it.
@@ -165,7 +183,9 @@ def test_rewriting_history_before_a_checkpoint_is_found(
     assert "checkpoint" in (report.problem or "")
 
 
-def test_a_forged_checkpoint_signature_is_found(engine: Engine, signer: CheckpointSigner) -> None:
+def test_a_forged_checkpoint_signature_is_found(
+    verify: Verify, engine: Engine, signer: CheckpointSigner
+) -> None:
     fill(engine, 9, signer=signer, every=3)
     forger = CheckpointSigner(Ed25519PrivateKey.generate(), key_id=signer.key_id)
     with engine.begin() as conn:
@@ -183,7 +203,9 @@ def test_a_forged_checkpoint_signature_is_found(engine: Engine, signer: Checkpoi
     assert verify(engine).ok, "without the public key only head hashes are compared"
 
 
-def test_checkpoints_are_written_every_n_records(engine: Engine, signer: CheckpointSigner) -> None:
+def test_checkpoints_are_written_every_n_records(
+    verify: Verify, engine: Engine, signer: CheckpointSigner
+) -> None:
     fill(engine, 7, signer=signer, every=3)
     with engine.connect() as conn:
         seqs = conn.execute(sa.select(audit_checkpoints.c.seq)).scalars().all()
@@ -193,7 +215,7 @@ def test_checkpoints_are_written_every_n_records(engine: Engine, signer: Checkpo
 
 
 def test_a_burst_of_records_still_gets_a_checkpoint(
-    engine: Engine, signer: CheckpointSigner
+    verify: Verify, engine: Engine, signer: CheckpointSigner
 ) -> None:
     with audit_transaction(engine) as conn:
         for index in range(5):
@@ -213,7 +235,7 @@ def test_append_rejects_a_naive_time(engine: Engine) -> None:
         append(conn, make_entry(0), datetime(2026, 3, 2, 8, 15))
 
 
-def test_a_failed_transaction_leaves_no_record(engine: Engine) -> None:
+def test_a_failed_transaction_leaves_no_record(verify: Verify, engine: Engine) -> None:
     fill(engine, 2)
     with pytest.raises(ZeroDivisionError), audit_transaction(engine) as conn:
         append(conn, make_entry(2), T0)
@@ -223,7 +245,7 @@ def test_a_failed_transaction_leaves_no_record(engine: Engine) -> None:
     assert verify(engine).ok
 
 
-def test_the_engine_is_left_in_its_normal_transaction_mode(engine: Engine) -> None:
+def test_the_engine_is_left_in_its_normal_transaction_mode(verify: Verify, engine: Engine) -> None:
     fill(engine, 1)
     with engine.connect() as conn:
         driver = conn.connection.driver_connection
@@ -234,14 +256,31 @@ def test_the_engine_is_left_in_its_normal_transaction_mode(engine: Engine) -> No
     assert verify(engine).length == 1
 
 
-def test_an_empty_chain_verifies(engine: Engine) -> None:
+def test_an_empty_chain_verifies(verify: Verify, engine: Engine) -> None:
     report = verify(engine)
     assert report.ok and report.length == 0 and report.head_hash == GENESIS_HASH
 
 
-def test_nested_audit_transactions_are_refused_rather_than_deadlocking(engine: Engine) -> None:
+def test_nested_audit_transactions_are_refused_rather_than_deadlocking(
+    verify: Verify, engine: Engine
+) -> None:
     with audit_transaction(engine) as conn:
         append(conn, make_entry(0), T0)
         with pytest.raises(RuntimeError, match="nested"), audit_transaction(engine):
             pass
     assert verify(engine).length == 1
+
+
+def test_worker_processes_verify_stretches_and_find_what_one_walk_finds(
+    engine: Engine, signer: CheckpointSigner
+) -> None:
+    fill(engine, 12, signer=signer, every=4)
+    url = engine.url.render_as_string(hide_password=False)
+    whole = verify_chain_parallel(url, signer.public_key, jobs=2, smallest=0)
+    assert whole.ok and (whole.length, whole.checkpoints_checked) == (12, 3)
+    with engine.connect() as conn:
+        assert whole == verify_chain(conn, signer.public_key)
+    set_record(engine, 9, row_count=10**6)
+    broken = verify_chain_parallel(url, signer.public_key, jobs=2, smallest=0)
+    assert (broken.first_broken_seq, broken.length) == (9, 12)
+    assert "altered" in (broken.problem or "")
