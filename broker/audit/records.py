@@ -14,7 +14,9 @@ written as themselves (not ``\\u`` escapes), ``null`` for a missing value, integ
 integers, ``reasons`` and ``fields_released`` as JSON arrays in their recorded order and
 ``recorded_at`` as UTC with microseconds: ``2026-03-02T08:15:00.000000Z``. For these value
 types this is exactly the JSON Canonicalization Scheme (RFC 8785), and in Python it is
-``json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``.
+``json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``. The broker
+writes the same bytes with orjson (``OPT_SORT_KEYS``), several times faster; a property test
+holds the two to identical output.
 
 ``prev_hash`` is the ``hash`` of the record with ``seq - 1``; the first record (``seq`` 1)
 carries the genesis value, 64 zeros. Changing, removing or reordering any record therefore
@@ -30,6 +32,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, Protocol
+
+import orjson
 
 FORMAT_VERSION: Final = 1
 GENESIS_HASH: Final = "0" * 64
@@ -144,7 +148,8 @@ def utc_timestamp(moment: datetime) -> str:
 
 
 # What json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False) builds
-# on every call, built once: each share hashes at least one record inside the chain lock.
+# on every call, built once. Request digests and checkpoints use it: a request body may hold
+# values (floats, integers beyond 64 bits) whose text orjson writes differently.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -170,10 +175,23 @@ def record_hash(prev_hash: str, seq: int, recorded_at: datetime, entry: AuditEnt
     return values_hash(prev_hash, seq, recorded_at, entry.columns())
 
 
+def record_bytes(document: Mapping[str, Any]) -> bytes:
+    """The canonical bytes of a record document (see the module doc): what ``canonical_json``
+    gives for its strings, integers, nulls and lists of strings, written by orjson.
+
+    A value that has no canonical form (a string that is not Unicode text, such as a lone
+    surrogate, or an integer beyond 64 bits) raises ValueError, as ``canonical_json`` does.
+    """
+    try:
+        return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError as error:
+        raise ValueError(f"the record has no canonical JSON form: {error}") from None
+
+
 def values_hash(prev_hash: str, seq: int, recorded_at: datetime, values: Mapping[str, Any]) -> str:
     """``record_hash`` from an entry's column values (``AuditEntry.columns()``)."""
     document = record_document(prev_hash, seq, recorded_at, values)
-    return hashlib.sha256(canonical_json(document)).hexdigest()
+    return hashlib.sha256(record_bytes(document)).hexdigest()
 
 
 def request_digest(request: Mapping[str, Any]) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
 
+import orjson
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -41,10 +42,10 @@ def _selected(name: str) -> sa.ColumnElement[Any]:
 _SELECT = [_selected(name) for name in _COLUMNS]
 # The hashed document's keys in canonical (sorted) order and where each value sits in a
 # selected row: building the dict in this order and encoding it without sort_keys yields the
-# canonical bytes of broker.audit.records without sorting every record's keys again.
+# canonical bytes of broker.audit.records (orjson keeps the keys in the order given) without
+# sorting every record's keys again.
 _KEYS = tuple(sorted({*_COLUMNS, "v"} - {"hash"}))
 _POSITIONS = tuple(_COLUMNS.index(key) if key != "v" else 0 for key in _KEYS)
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _canonical_time(value: str | datetime) -> str:
@@ -123,7 +124,7 @@ class _ChainWalk:
         """Recompute hashes and links of a batch of records."""
         expected, prev = self.length + 1, self.head_hash
         keys, positions, checkpoints, decode = _KEYS, _POSITIONS, self._checkpoints, self._decode
-        sha256, encode = hashlib.sha256, _encode
+        sha256, encode = hashlib.sha256, orjson.dumps
         if rows and self.first_seq is None:
             self.first_seq, self.first_prev_hash = rows[0][0], str(rows[0][2])
         for row in rows:
@@ -133,14 +134,15 @@ class _ChainWalk:
             if prev is not None and prev_hash != prev:
                 return self.fail(seq, f"record {seq} does not link to record {seq - 1}")
             document = dict(zip(keys, [row[i] for i in positions], strict=True))
+            document["v"] = FORMAT_VERSION
             try:
                 document["recorded_at"] = _canonical_time(row[1])
                 document["reasons"] = decode(document["reasons"])
                 document["fields_released"] = decode(document["fields_released"])
+                # orjson.JSONEncodeError is a TypeError: a stored value with no JSON form.
+                canonical = encode(document)
             except (ValueError, TypeError):
                 return self.fail(seq, f"record {seq} was altered: a value cannot be read")
-            document["v"] = FORMAT_VERSION
-            canonical = encode(document).encode("utf-8")
             if sha256(canonical).hexdigest() != stored:
                 return self.fail(seq, f"record {seq} was altered: its hash does not match")
             if seq in checkpoints and not self._check_checkpoint(checkpoints[seq], stored):

@@ -88,6 +88,14 @@ def _check_unique_members(token: str) -> None:
             raise _reject("invalid_token", "unreadable or repeated JSON members") from None
 
 
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _numeric(claims: Mapping[str, Any], name: str) -> float:
     value = claims.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -243,6 +251,10 @@ class TokenVerifier:
         for name, value in (("sub", subject), ("jti", jti), ("client_id", client_id)):
             if not isinstance(value, str) or not value:
                 raise _reject("invalid_token", f"{name} is not a non-empty string")
+            if not _is_text(value):
+                # JSON's \u escapes can spell a lone surrogate, which is no Unicode text: it
+                # could be neither stored, nor logged, nor hashed into the audit record.
+                raise _reject("invalid_token", f"{name} is not Unicode text")
         if len(jti) > MAX_JTI_CHARS:
             raise _reject("invalid_token", "jti too long")
         # RFC 9068 section 2.2: client_id names the client the token was issued to; a partner's

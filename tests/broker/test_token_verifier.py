@@ -315,7 +315,19 @@ def test_garbage(verifier: TokenVerifier, token: str) -> None:
     assert rejected(verifier, token) == "invalid_token"
 
 
-@pytest.mark.parametrize(("claim", "value"), [("sub", 123), ("jti", ""), ("client_id", ["kela"])])
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [
+        ("sub", 123),
+        ("jti", ""),
+        ("client_id", ["kela"]),
+        # Lone surrogates, which JSON's \u escapes can spell: no Unicode text, so they could
+        # be neither stored nor hashed into the audit record.
+        ("sub", "010101-123N\ud800"),
+        ("jti", "\udfff"),
+        ("client_id", "kela\ud83d"),
+    ],
+)
 def test_malformed_identity_claims(
     verifier: TokenVerifier, tokens: TokenFactory, claim: str, value: Any
 ) -> None:

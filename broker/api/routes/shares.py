@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterator
 from typing import Annotated
 
+import orjson
 import sqlalchemy as sa
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from broker.api.problems import problem_responses
 from broker.auth.verifier import TokenUse
@@ -46,11 +46,9 @@ def _receipt_headers(receipt: ShareReceipt, replayed: bool) -> dict[str, str]:
 
 
 def _ndjson(chunks: Iterator[Columns]) -> Iterator[bytes]:
+    dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
     for rows in chunks:
-        lines = [
-            json.dumps(row, ensure_ascii=False, separators=(",", ":")) for row in json_rows(rows)
-        ]
-        yield ("\n".join(lines) + "\n").encode() if lines else b""
+        yield b"".join([dumps(row, option=newline) for row in json_rows(rows)])
 
 
 def _csv(chunks: Iterator[Columns], columns: list[str]) -> Iterator[bytes]:
@@ -101,7 +99,7 @@ def create_share(
     idempotency_key: IdempotencyKey = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Rows per JSON page")] = 1000,
     cursor: Annotated[str | None, Query(max_length=2048, description="From next_cursor")] = None,
-) -> ShareResponse | StreamingResponse | JSONResponse:
+) -> ShareResponse | StreamingResponse | Response:
     """Release what the named purpose and legal basis allow, after the audit record is committed.
 
     Send `Accept: application/x-ndjson` or `text/csv` to stream the whole share; otherwise
@@ -127,7 +125,11 @@ def create_share(
         "rows": page.rows,
         "next_cursor": page.next_cursor,
     }
-    return JSONResponse(content, headers=_receipt_headers(page.receipt, page.replayed))
+    return Response(
+        orjson.dumps(content),
+        media_type="application/json",
+        headers=_receipt_headers(page.receipt, page.replayed),
+    )
 
 
 @router.get(

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from broker.audit import request_digest, subject_kind_for
+from broker.audit.records import canonical_json, record_bytes
 from tests.broker.audit.helpers import make_entry
+
+# Any Unicode text: every code point but the surrogates (which are no text), control
+# characters, quotes and backslashes included.
+TEXT = st.text(st.characters(exclude_categories=["Cs"]))
+RECORD_VALUES = st.one_of(
+    st.none(),
+    TEXT,
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.lists(TEXT, max_size=5),
+)
 
 
 def test_entries_refuse_malformed_values() -> None:
@@ -29,6 +45,19 @@ def test_request_digest_ignores_key_order() -> None:
     second = {"fields": ["district"], "purpose": "school_enrolment", "dataset": "persons"}
     assert request_digest(first) == request_digest(second)
     assert request_digest(first) != request_digest({**first, "fields": ["postal_code"]})
+
+
+@given(st.dictionaries(TEXT, RECORD_VALUES, max_size=25))
+def test_record_bytes_are_the_documented_canonical_json(document: dict[str, Any]) -> None:
+    # The module doc promises auditors they can recompute every hash with json.dumps.
+    expected = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert record_bytes(document) == expected.encode("utf-8") == canonical_json(document)
+
+
+@pytest.mark.parametrize("value", ["jti-\ud800", 2**64])
+def test_a_record_value_without_a_canonical_form_is_refused(value: Any) -> None:
+    with pytest.raises(ValueError, match="canonical"):
+        record_bytes({"jti": value})
 
 
 @pytest.mark.parametrize(
