@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -153,7 +153,13 @@ class _SqliteInsert:
         columns = list(audit_log.c)
         self._names = [column.name for column in columns]
         self._processors = [
-            column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns
+            _memoised(process)
+            if isinstance(column.type, sa.JSON) and process is not None
+            else process
+            for column, process in (
+                (column, column.type.dialect_impl(dialect).bind_processor(dialect))
+                for column in columns
+            )
         ]
         marks = ", ".join("?" for _ in columns)
         self._sql = f"INSERT INTO audit_log ({', '.join(self._names)}) VALUES ({marks})"  # noqa: S608 - column names of our own table
@@ -170,6 +176,25 @@ class _SqliteInsert:
             for name, process in zip(self._names, self._processors, strict=True)
         )
         _on_driver(driver, self._sql, values)
+
+
+def _memoised(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A JSON column's bind processor remembering the text of recent lists: a share's reason
+    codes and released fields repeat from one record to the next."""
+    cache: dict[tuple[Any, ...], Any] = {}
+
+    def run(value: Any) -> Any:
+        if not isinstance(value, list):
+            return process(value)
+        key = tuple(value)
+        text = cache.get(key)
+        if text is None:
+            if len(cache) >= 1024:
+                cache.clear()
+            text = cache[key] = process(value)
+        return text
+
+    return run
 
 
 def _on_driver(driver: sqlite3.Connection, sql: str, values: tuple[Any, ...]) -> sqlite3.Cursor:
