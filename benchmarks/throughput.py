@@ -1,9 +1,15 @@
 """Requests per second of the broker under uvicorn against a bare app doing the same read.
 
-Both servers run as `uvicorn --workers 2` on loopback with the same settings; a separate
-load-generator process (this module's `load` command, an asyncio httpx client) sends
-concurrent requests. Every share request carries its own freshly minted token (a token
-authorises one request), minted before the clock starts so signing is not counted.
+Each side runs as two uvicorn worker processes on loopback with the same settings; a
+separate load-generator process (this module's `load` command, asyncio httpx clients) sends
+concurrent requests, its clients' connections spread over the two workers in turn, as a load
+balancer in front of them would. (Two workers behind one shared socket, `--workers 2`, take
+connections by chance: an event loop accepts every connection waiting when it wakes, and
+rounds where one worker got all eight ran at half speed.) The load starts once both workers
+have completed their startup, and each worker's CPU seconds are reported.
+
+Every share request carries its own freshly minted token (a token authorises one request),
+minted before the clock starts so signing is not counted.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +41,7 @@ from broker.config.models import Partner
 PAGE = 100
 WORKERS = 2
 CONCURRENCY = 8
+_READY = b"Application startup complete."
 
 
 def bare_factory() -> FastAPI:
@@ -53,65 +61,96 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@dataclass
+class _Server:
+    urls: list[str]
+    workers: list[int]
+
+
 @contextmanager
-def _server(target: list[str], env: dict[str, str], log: Path) -> Iterator[str]:
-    """uvicorn with two workers on a free loopback port; yields its base URL once healthy."""
-    port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        *target,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(WORKERS),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    with log.open("wb") as output:
-        server = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
-            command, env=os.environ | env, stdout=output, stderr=subprocess.STDOUT
+def _server(target: list[str], env: dict[str, str], log: Path) -> Iterator[_Server]:
+    """WORKERS uvicorn worker processes, each on its own free loopback port, once each has
+    completed its startup."""
+    command = [sys.executable, "-m", "uvicorn", *target, "--host", "127.0.0.1"]
+    # Info, for the "startup complete" line; access logs stay off.
+    options = ["--log-level", "info", "--no-access-log"]
+    with ExitStack() as stack:
+        processes: list[tuple[subprocess.Popen[bytes], str, Path]] = []
+        for number in range(WORKERS):
+            port = _free_port()
+            worker_log = log.with_name(f"{log.stem}-{number}{log.suffix}")
+            output = stack.enter_context(worker_log.open("wb"))
+            process = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
+                [*command, "--port", str(port), *options],
+                env=os.environ | env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+            stack.callback(_stop, process)
+            processes.append((process, f"http://127.0.0.1:{port}", worker_log))
+        for process, url, worker_log in processes:
+            _wait_ready(url, process, worker_log)
+        yield _Server(
+            [url for _, url, _ in processes], [process.pid for process, _, _ in processes]
         )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_healthy(url, server)
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
 
 
-def _wait_healthy(url: str, server: subprocess.Popen[bytes], timeout: float = 120) -> None:
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _wait_ready(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 120
+) -> None:
+    """Return once the worker has completed its startup and answers."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the server exited with {server.returncode} before it was ready")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"a worker exited with {process.returncode} before it was ready")
+        if _READY in log.read_bytes():
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
         time.sleep(0.2)
-    raise RuntimeError(f"{url} did not become healthy in {timeout:.0f} s")
+    raise RuntimeError(f"{url} did not become ready in {timeout:.0f} s")
 
 
-def _load(url: str, path: str, headers_file: Path | None, count: int, out: Path) -> dict[str, Any]:
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _load(
+    urls: list[str], path: str, headers_file: Path | None, count: int, out: Path
+) -> dict[str, Any]:
     """Run the load generator in its own process and read its report."""
-    command = [sys.executable, "-m", "benchmarks.throughput", "load", url, path, str(count)]
+    command = [sys.executable, "-m", "benchmarks.throughput", "load", ",".join(urls), path]
+    command.append(str(count))
     command += ["--concurrency", str(CONCURRENCY), "--out", str(out)]
     if headers_file is not None:
         command += ["--headers", str(headers_file)]
     subprocess.run(command, check=True, timeout=1800)  # noqa: S603 - our own module
     report: dict[str, Any] = json.loads(out.read_text())
     return report
+
+
+def _measured(
+    server: _Server, path: str, headers_file: Path | None, count: int, out: Path
+) -> dict[str, Any]:
+    """A load run's report, with the CPU seconds each worker spent during it."""
+    before = [_cpu_seconds(pid) for pid in server.workers]
+    report = _load(server.urls, path, headers_file, count, out)
+    after = [_cpu_seconds(pid) for pid in server.workers]
+    spent = [round(end - start, 2) for start, end in zip(before, after, strict=True)]
+    return report | {"worker_cpu_seconds": spent}
 
 
 def _tokens(partner: Partner, key_path: Path, count: int) -> Iterator[str]:
@@ -151,13 +190,13 @@ def broker_throughput(store: Path, work: Path, quick: bool) -> Result:
                         ]
                     )
                 )
-                with _server(["broker.main:app"], env, work / "uvicorn-ours.log") as url:
-                    report = _load(url, f"/v1/shares?limit={PAGE}", tokens, count, out)
+                with _server(["broker.main:app"], env, work / "uvicorn-ours.log") as server:
+                    report = _measured(server, f"/v1/shares?limit={PAGE}", tokens, count, out)
                 ours_rps.append(report["requests_per_second"])
             else:
                 target = ["--factory", "benchmarks.throughput:bare_factory"]
-                with _server(target, env, work / "uvicorn-bare.log") as url:
-                    report = _load(url, f"/bare?limit={PAGE}", None, count, out)
+                with _server(target, env, work / "uvicorn-bare.log") as server:
+                    report = _measured(server, f"/bare?limit={PAGE}", None, count, out)
                 bare_rps.append(report["requests_per_second"])
             reports.append({"server": which, "round": number} | report)
     ours, baseline = statistics.median(ours_rps), statistics.median(bare_rps)
@@ -165,8 +204,9 @@ def broker_throughput(store: Path, work: Path, quick: bool) -> Result:
         "broker_throughput",
         f"POST /v1/shares?limit={PAGE} (JSON page, pseudonymised id, generalised birth date, "
         f"a fresh token per request) vs a bare FastAPI endpoint reading the same {PAGE} rows; "
-        f"both under uvicorn --workers {WORKERS} on loopback with the same settings, driven by a "
-        f"separate asyncio httpx load-generator process at concurrency {CONCURRENCY}; "
+        f"both as {WORKERS} uvicorn worker processes on loopback with the same settings, driven "
+        f"by a separate asyncio httpx load-generator process at concurrency {CONCURRENCY}, its "
+        "connections spread over the workers in turn, once both have started; "
         f"{count:,} requests per round after {warmup} warm-up, median of {rounds} alternating "
         "rounds, each on freshly started workers",
         ours,
@@ -179,6 +219,21 @@ def broker_throughput(store: Path, work: Path, quick: bool) -> Result:
             "ours_rounds": [round(r, 1) for r in ours_rps],
             "baseline_rounds": [round(r, 1) for r in bare_rps],
             "failed_requests": sum(report["failed"] for report in reports),
+            "worker_cpu_seconds": {
+                which: [r["worker_cpu_seconds"] for r in reports if r["server"] == which]
+                for which in ("ours", "bare")
+            },
+            "server_cpu_ms_per_request": {
+                which: round(
+                    statistics.median(
+                        sum(r["worker_cpu_seconds"]) / r["requests"] * 1e3
+                        for r in reports
+                        if r["server"] == which
+                    ),
+                    2,
+                )
+                for which in ("ours", "bare")
+            },
             "p50_ms": {
                 which: round(
                     statistics.median(r["p50_ms"] for r in reports if r["server"] == which), 2
@@ -193,18 +248,22 @@ def broker_throughput(store: Path, work: Path, quick: bool) -> Result:
 
 
 async def _drive(
-    url: str, path: str, headers: list[dict[str, str]], count: int, concurrency: int
+    urls: list[str], path: str, headers: list[dict[str, str]], count: int, concurrency: int
 ) -> dict[str, Any]:
     warmup = 4 * concurrency
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     queue = iter(headers) if headers else None
     latencies: list[float] = []
     failed = 0
+    # One kept-alive connection per client, the clients taking the workers in turn.
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    clients = [
+        httpx.AsyncClient(base_url=urls[number % len(urls)], limits=limits, timeout=120)
+        for number in range(concurrency)
+    ]
 
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
-
-        async def one() -> None:
-            nonlocal failed
+    async def worker(client: httpx.AsyncClient, jobs: Iterator[int]) -> None:
+        nonlocal failed
+        for _ in jobs:
             extra = next(queue) if queue is not None else {}
             start = time.perf_counter()
             response = await client.post(path, json=REQUEST, headers=extra)
@@ -213,18 +272,18 @@ async def _drive(
             if response.status_code != 200:
                 failed += 1
 
-        async def worker(jobs: Iterator[int]) -> None:
-            for _ in jobs:
-                await one()
-
+    try:
         warm = iter(range(warmup))
-        await asyncio.gather(*(worker(warm) for _ in range(concurrency)))
+        await asyncio.gather(*(worker(client, warm) for client in clients))
         latencies.clear()
         failed = 0
         jobs = iter(range(count))
         start = time.perf_counter()
-        await asyncio.gather(*(worker(jobs) for _ in range(concurrency)))
+        await asyncio.gather(*(worker(client, jobs) for client in clients))
         elapsed = time.perf_counter() - start
+    finally:
+        for client in clients:
+            await client.aclose()
     return {
         "requests": count,
         "seconds": round(elapsed, 3),
@@ -236,7 +295,7 @@ async def _drive(
 
 def _load_main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.throughput load")
-    parser.add_argument("url")
+    parser.add_argument("urls", help="the workers' base URLs, comma-separated")
     parser.add_argument("path")
     parser.add_argument("count", type=int)
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
@@ -247,7 +306,9 @@ def _load_main(argv: list[str]) -> None:
     warmup = 4 * args.concurrency
     if headers and len(headers) < args.count + warmup:
         raise SystemExit("not enough tokens for the requests")
-    report = asyncio.run(_drive(args.url, args.path, headers, args.count, args.concurrency))
+    report = asyncio.run(
+        _drive(args.urls.split(","), args.path, headers, args.count, args.concurrency)
+    )
     args.out.write_text(json.dumps(report))
 
 
