@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import itertools
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from broker.sharing.models import ShareRequestBody
 from broker.sharing.service import ShareService
 from contracts.disclosure import TOTAL
 from tests.broker.app.conftest import Minter
+from tests.broker.app.helpers import partner_principal
 from tests.security.attack import assert_problem, broker_settings, private_store, table_count
 
 ANALYTICS = ShareRequestBody(
@@ -61,17 +61,7 @@ def runtime(
 
 
 def _as(runtime: BrokerRuntime, partner_id: str) -> Principal:
-    partner = runtime.config.partners[partner_id]
-    return Principal(
-        partner_id=partner.id,
-        kind=partner.kind,
-        roles=partner.roles,
-        subject="analyst",
-        issuer=partner.issuer,
-        jti="privacy",
-        client_id=partner.id,
-        expires_at=datetime.now(UTC) + timedelta(minutes=1),
-    )
+    return partner_principal(runtime, partner_id, jti="privacy")
 
 
 def _people(runtime: BrokerRuntime, partner: str, body: ShareRequestBody) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from broker.runtime import BrokerRuntime, build_runtime
 from broker.sharing.models import ShareRequestBody
 from broker.sharing.service import ShareService
 from broker.store import rows as store_rows
+from tests.broker.app.helpers import partner_principal
 from tests.security.attack import broker_settings, private_store
 
 pytestmark = pytest.mark.integration
@@ -68,16 +68,8 @@ def sample_values(runtime: BrokerRuntime) -> dict[tuple[str, str], Any]:
 
 
 def _principal(runtime: BrokerRuntime, partner_id: str) -> Principal:
-    partner = runtime.config.partners[partner_id]
-    return Principal(
-        partner_id=partner.id,
-        kind=partner.kind,
-        roles=partner.roles,
-        subject=f"{partner.id}-caseworker",
-        issuer=partner.issuer,
-        jti="property",
-        client_id=partner.id,
-        expires_at=datetime.now(UTC) + timedelta(minutes=1),
+    return partner_principal(
+        runtime, partner_id, jti="property", subject=f"{partner_id}-caseworker"
     )
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from broker.auth.principal import Principal
 from broker.config.settings import BrokerSettings
 from broker.main import create_app
 from broker.sharing.models import ShareRequestBody
@@ -17,7 +16,7 @@ from broker.store import rows as store_rows
 from broker.store.disclosures import unpack_subject_keys
 from broker.store.subjects import SubjectKeys, subject_index_key
 from tests.broker.app.conftest import Minter
-from tests.broker.app.helpers import ECE_REQUEST, scalar
+from tests.broker.app.helpers import ECE_REQUEST, partner_principal, scalar
 
 ANALYTICS = {
     "dataset": "persons",
@@ -79,17 +78,7 @@ def test_a_stream_records_its_subjects_with_its_audit_record_before_any_row_is_r
     objector = str(_all_rows(client, auth, "lahti-education", ECE_REQUEST)[0]["person_id"])
     _object(store_url, objector)
     runtime = client.app.state.runtime
-    partner = runtime.config.partners["lahti-analytics"]
-    principal = Principal(
-        partner_id=partner.id,
-        kind=partner.kind,
-        roles=partner.roles,
-        subject="analyst",
-        issuer=partner.issuer,
-        jti="stream-disclosures",
-        client_id=partner.id,
-        expires_at=datetime.now(UTC) + timedelta(minutes=1),
-    )
+    principal = partner_principal(runtime, "lahti-analytics", jti="stream-disclosures")
     receipt, chunks, _ = client.app.state.share_service.stream(
         principal,
         ShareRequestBody.model_validate(ANALYTICS),
