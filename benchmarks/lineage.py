@@ -155,7 +155,8 @@ def lineage_overhead_slow_backend(broker: BrokerUnderTest, quick: bool) -> Resul
         p50(off_app)
         p50(on_app)
         received_before = backend.received
-        on_times, off_times = [], []
+        on_times: list[float] = []
+        off_times: list[float] = []
         for number in range(rounds):
             order = [(on_app, on_times), (off_app, off_times)]
             for app, times in order if number % 2 else order[::-1]:

@@ -16,7 +16,6 @@ from broker.config.datasets import DatasetInfo, dataset_infos_from_contracts
 from broker.config.models import Agreement, Purpose
 from broker.config.yaml_files import validate_items
 from broker.policy import AgreementIndex, ShareRequest, evaluate
-from contracts.base import IdentifierKind
 from contracts.registry import all_contracts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,9 +61,7 @@ def _grants(datasets: Mapping[str, DatasetInfo], purposes: Mapping[str, Purpose]
     """(dataset, purpose, legal basis, releasable fields) combinations the engine would permit."""
     grants = []
     for info in datasets.values():
-        fields = [
-            name for name, f in info.fields.items() if f.identifier is not IdentifierKind.DIRECT
-        ]
+        fields = [name for name, f in info.fields.items() if f.identifier != "direct"]
         for purpose in purposes.values():
             compatible = any(c == purpose.id or c in purpose.compatible_with for c in info.purposes)
             if compatible and fields:

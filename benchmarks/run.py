@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import tempfile
@@ -73,7 +74,7 @@ def run_all(
     def wanted(name: str) -> bool:
         return only is None or name in only
 
-    for name, target, bench in [
+    independent: list[tuple[str, str, Callable[[bool], Result]]] = [
         ("policy_vs_casbin_1k", "ratio ≤ 0.005", policy.policy_vs_casbin),
         ("policy_vs_cedar_1k", "ratio ≤ 0.02", policy.policy_vs_cedar),
         ("policy_scaling", "ratio ≤ 2", policy.policy_scaling),
@@ -81,9 +82,10 @@ def run_all(
         ("pseudonymise_vs_hmac", "ratio ≤ 0.65", privacy_audit.pseudonymise_vs_hmac),
         ("audit_chain_vs_plain", "ratio ≥ 0.8", privacy_audit.audit_chain_vs_plain),
         ("audit_verify_vs_write", "ratio ≤ 0.2", privacy_audit.audit_verify_vs_write),
-    ]:
+    ]
+    for name, target, bench in independent:
         if wanted(name):
-            runner.run(name, "", target, lambda bench=bench: bench(quick))
+            runner.run(name, "", target, functools.partial(bench, quick))
 
     people = 30_000 if quick else 1_000_000
     stores: list[Path] = []
