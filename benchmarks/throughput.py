@@ -158,9 +158,13 @@ def _tokens(partner: Partner, key_path: Path, count: int) -> Iterator[str]:
         yield mint_token(partner, key_path, AUDIENCE, f"bench-caseworker-{number}")
 
 
-def broker_throughput(store: Path, work: Path, quick: bool) -> Result:
-    """Alternating rounds of the broker and the bare app, each on a fresh pair of workers."""
-    rounds, count = (2, 300) if quick else (3, 1500)
+def broker_throughput(
+    store: Path, work: Path, quick: bool, *, rounds: int | None = None, count: int | None = None
+) -> Result:
+    """Alternating rounds of the broker and the bare app, each on a fresh pair of workers
+    (`rounds` of `count` requests a side, smaller when `quick`)."""
+    default_rounds, default_count = (2, 300) if quick else (3, 1500)
+    rounds, count = rounds or default_rounds, count or default_count
     warmup = 4 * CONCURRENCY
     broker = prepare_broker(store, work, keep_persons=100_000)
     settings = broker.settings
