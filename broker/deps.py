@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from broker.api.limits import ShareLane
 from broker.auth.principal import Principal
 from broker.auth.verifier import TokenUse
 from broker.errors import AuthenticationError, Forbidden
@@ -46,7 +47,14 @@ async def get_subject_exporter(request: Request) -> SubjectExporter:
     return exporter
 
 
+async def get_share_lane(request: Request) -> ShareLane:
+    """The threads this worker serves shares in."""
+    lane: ShareLane = request.app.state.share_lane
+    return lane
+
+
 Runtime = Annotated[BrokerRuntime, Depends(get_runtime)]
+Lane = Annotated[ShareLane, Depends(get_share_lane)]
 Shares = Annotated[ShareService, Depends(get_share_service)]
 Consents = Annotated[ConsentService, Depends(get_consent_service)]
 Exporter = Annotated[SubjectExporter, Depends(get_subject_exporter)]

@@ -111,6 +111,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Statement journals and transient tables in memory: on disk, the broker's multi-row
+    # inserts (disclosure index entries, lineage edges) wrote about 500 KB of temporary file a
+    # share under load.
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 

@@ -6,9 +6,13 @@ import math
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import anyio
+import anyio.to_thread
+from anyio.lowlevel import RunVar
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,6 +20,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from broker.api.problems import ProblemResponse, invalid_request_problem
 from broker.auth.clock import Clock, system_clock
 from broker.errors import PayloadTooLarge, RateLimited, RequestTimeout, TillitError
+
+T = TypeVar("T")
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 DEFAULT_MAX_JSON_DEPTH = 32
@@ -232,3 +238,33 @@ class RateLimiter:
         # ids, so this is a memory guard, and the evicted key merely starts with a full bucket.
         while len(buckets) >= self._max_keys:
             buckets.popitem(last=False)
+
+
+class ShareLane:
+    """How many shares one worker process serves at once, each in a thread of its own.
+
+    A share is CPU-bound Python (verifying, hashing, encoding) between short database calls,
+    and every database call hands the GIL over. With more shares in flight than the process can
+    run, those hand-overs turn into thread switches that cost CPU and win no throughput: on
+    SQLite, four shares at once took 5.6 ms of CPU each in process, one at a time 3.2 ms. Other
+    routes keep the shared thread pool, so a long audit verification never waits in this lane.
+    """
+
+    def __init__(self, threads: int) -> None:
+        if threads < 1:
+            raise ValueError("a lane needs at least one thread")
+        self.threads = threads
+        # One limiter per event loop, as anyio keeps its default thread limiter.
+        self._limiter: RunVar[anyio.CapacityLimiter] = RunVar(f"tillit_share_lane_{id(self)}")
+
+    def _current(self) -> anyio.CapacityLimiter:
+        try:
+            return self._limiter.get()
+        except LookupError:
+            limiter = anyio.CapacityLimiter(self.threads)
+            self._limiter.set(limiter)
+            return limiter
+
+    async def run(self, func: Callable[[], T]) -> T:
+        """Run `func` in a worker thread once the lane has room."""
+        return await anyio.to_thread.run_sync(func, limiter=self._current())

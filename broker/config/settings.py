@@ -54,6 +54,15 @@ class BrokerSettings(BaseSettings):
     # thread of each worker (citizens see pending ones either way).
     disclosure_indexing: bool = True
     disclosure_index_seconds: float = Field(default=1.0, gt=0)
+    # Shares a worker process serves at once (unset: one on SQLite, eight on a database
+    # server, where each share also waits on the network); see docs/operations.md.
+    share_threads: int | None = Field(default=None, ge=1, le=64)
+
+    def share_lane_threads(self) -> int:
+        """The share lane's width: `share_threads`, or the default for the database."""
+        if self.share_threads is not None:
+            return self.share_threads
+        return 1 if self.database_url.startswith("sqlite") else 8
 
     def resolve_secrets(self, demo_secrets_dir: Path = DEMO_SECRETS_DIR) -> BrokerSecrets:
         """Load the pseudonym and checkpoint keys; outside demo mode a missing one is fatal."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from functools import partial
 from typing import Annotated
 
 import orjson
@@ -14,7 +15,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from broker.api.problems import problem_responses
 from broker.auth.verifier import TokenUse
-from broker.deps import AuditedPartner, Partner, Runtime, Shares, token_use
+from broker.deps import AuditedPartner, Lane, Partner, Runtime, Shares, token_use
 from broker.errors import InvalidRequest, NotFound
 from broker.privacy import Columns
 from broker.sharing.models import ShareReceipt, ShareRequestBody, ShareResponse
@@ -91,11 +92,12 @@ def _stream(
         **problem_responses(400, 401, 403, 408, 409, 413, 422, 429, 503),
     },
 )
-def create_share(
+async def create_share(
     request: Request,
     body: ShareRequestBody,
     principal: AuditedPartner,
     service: Shares,
+    lane: Lane,
     idempotency_key: IdempotencyKey = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Rows per JSON page")] = 1000,
     cursor: Annotated[str | None, Query(max_length=2048, description="From next_cursor")] = None,
@@ -110,14 +112,20 @@ def create_share(
     if media is not None:
         if cursor is not None:
             raise InvalidRequest("cursors page JSON answers; streams are never paged")
-        return _stream(service, principal, body, media, idempotency_key, token_use(request))
-    page = service.share_page(
-        principal,
-        body,
-        limit=limit,
-        cursor=cursor,
-        idempotency_key=idempotency_key,
-        use=token_use(request),
+        stream = partial(
+            _stream, service, principal, body, media, idempotency_key, token_use(request)
+        )
+        return await lane.run(stream)
+    page = await lane.run(
+        partial(
+            service.share_page,
+            principal,
+            body,
+            limit=limit,
+            cursor=cursor,
+            idempotency_key=idempotency_key,
+            use=token_use(request),
+        )
     )
     # The rows are already plain JSON values; validating them again would only copy them.
     content = {

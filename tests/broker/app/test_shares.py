@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from broker.api.limits import ShareLane
 from tests.broker.app.conftest import Minter
 from tests.broker.app.helpers import ECE_REQUEST, audit_rows, scalar
+
+T = TypeVar("T")
 
 AGREED_FIELDS = {
     "person_id",
@@ -256,3 +261,24 @@ def test_receipts_are_visible_only_to_the_partner_that_made_the_share(
     assert theirs.status_code == 404 and theirs.json()["code"] == "not_found"
     unknown = client.get("/v1/shares/00000000-0000-0000-0000-000000000000", headers=auth("kela"))
     assert unknown.json() == {**theirs.json(), "instance": unknown.json().get("instance")}
+
+
+class _CountingLane(ShareLane):
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.runs = 0
+
+    async def run(self, func: Callable[[], T]) -> T:
+        self.runs += 1
+        return await super().run(func)
+
+
+@pytest.mark.parametrize("accept", ["application/json", "application/x-ndjson"])
+def test_shares_are_served_in_the_worker_share_lane(
+    app: FastAPI, client: TestClient, auth: Minter, accept: str
+) -> None:
+    lane = app.state.share_lane = _CountingLane()
+    headers = {**auth("lahti-education"), "Accept": accept}
+    response = client.post("/v1/shares", json=ECE_REQUEST, headers=headers)
+    assert response.status_code == 200, response.text
+    assert lane.runs == 1
