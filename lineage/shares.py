@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+import orjson
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import (
     column_lineage_dataset as cl,
@@ -38,6 +40,7 @@ from lineage.namespaces import (
     partner_namespace,
     share_job_name,
 )
+from lineage.transports import run_event_from_dict
 
 
 def _released_lineage(
@@ -154,7 +157,17 @@ def share_complete(
 _PLACEHOLDER_ID: Final = "00000000-0000-4000-8000-000000000000"
 
 
-_TEMPLATES: dict[tuple[Any, ...], str] = {}
+@dataclass(frozen=True)
+class _Template:
+    """A share event's JSON under one agreement's terms, and the reader that copies it."""
+
+    text: bytes
+    # orjson where it reads the text exactly as the json module does; json otherwise (orjson
+    # reads an integer beyond 64 bits as a float, and refuses NaN).
+    loads: Callable[[bytes], Any]
+
+
+_TEMPLATES: dict[tuple[Any, ...], _Template] = {}
 _MAX_TEMPLATES: Final = 1024
 
 
@@ -168,8 +181,8 @@ def _share_template(
     fields_released: tuple[str, ...],
     withheld: tuple[tuple[str, str], ...],
     transforms: tuple[tuple[str, str], ...],
-) -> str:
-    """The JSON of a share's event under one agreement's terms, with placeholder share values."""
+) -> _Template:
+    """The event of a share under one agreement's terms, with placeholder share values."""
     terms = (partner, purpose, legal_basis, agreement_id, agreement_version)
     released = (fields_released, withheld, transforms)
     key: tuple[Any, ...] = (contract.name, contract.version, *terms, *released)
@@ -177,8 +190,22 @@ def _share_template(
     if template is None:
         if len(_TEMPLATES) >= _MAX_TEMPLATES:
             _TEMPLATES.clear()
-        template = _TEMPLATES[key] = _event_text(contract, *terms, *released)
+        template = _TEMPLATES[key] = _template(_event_text(contract, *terms, *released))
     return template
+
+
+def _template(text: str) -> _Template:
+    data = text.encode()
+    exact = json.loads(data)
+    # Checked once per terms, so no share's event needs checking again: the values a share
+    # sets in its copy (ids, times, counts, the audit position) are of fixed types.
+    run_event_from_dict(exact)
+    try:
+        # Compared as text: 2**70 read as a float still equals the integer.
+        fast = json.dumps(orjson.loads(data)) == json.dumps(exact)
+    except orjson.JSONDecodeError:
+        fast = False
+    return _Template(data, orjson.loads if fast else json.loads)
 
 
 def _event_text(
@@ -231,7 +258,8 @@ def share_complete_dict(
     """``share_complete`` as JSON-ready data (what ``to_dict`` gives), for the broker's hot path.
 
     Shares under the same terms differ only in their id, time, audit position and row count,
-    so the event is serialised once per terms and those values are set in a copy of it.
+    so the event is serialised (and checked as a client event, ``run_event_from_dict``) once
+    per terms and those values are set in a copy of it.
     """
     share_id = str(uuid.UUID(share_id))
     if row_count < 0:
@@ -247,7 +275,7 @@ def share_complete_dict(
         tuple(withheld),
         tuple(transforms.items()),
     )
-    event: dict[str, Any] = json.loads(template)
+    event: dict[str, Any] = template.loads(template.text)
     event["eventTime"] = event_time_text(event_time)
     run = event["run"]
     run["runId"] = share_id

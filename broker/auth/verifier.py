@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+import functools
 import json
 import logging
 from collections.abc import Mapping
@@ -61,9 +62,16 @@ def _bind_key(jwk: Mapping[str, Any], alg: str) -> jwt.PyJWK:
     if "alg" in jwk and jwk["alg"] != alg:
         raise _reject("algorithm_not_allowed", f"key is bound to {jwk['alg']}, token uses {alg}")
     try:
-        return jwt.PyJWK(dict(jwk), algorithm=alg)
-    except jwt.PyJWTError as exc:
+        return _verification_key(json.dumps(jwk, sort_keys=True), alg)
+    except (jwt.PyJWTError, TypeError, ValueError) as exc:
         raise _reject("unknown_key", f"unusable key: {exc}") from None
+
+
+@functools.lru_cache(maxsize=256)
+def _verification_key(jwk_json: str, alg: str) -> jwt.PyJWK:
+    """The PyJWK of a key's exact JSON for one algorithm, built once (a key rotated or
+    changed has other JSON, and so another entry)."""
+    return jwt.PyJWK(json.loads(jwk_json), algorithm=alg)
 
 
 def _no_duplicate_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -166,19 +174,20 @@ class TokenVerifier:
         if not token or len(token) > MAX_TOKEN_CHARS:
             raise _reject("invalid_token", "empty or oversized token")
         _check_unique_members(token)
-        alg, kid = self._check_header(token)
-        partner = self._partner_for(token)
+        # Read once without verifying: the header and the issuer only choose the key to try.
+        try:
+            unverified = jwt.decode_complete(token, options={"verify_signature": False})
+        except jwt.PyJWTError as exc:
+            raise _reject("invalid_token", f"unreadable token: {exc}") from None
+        alg, kid = self._check_header(unverified["header"])
+        partner = self._partner_for(unverified["payload"])
         if alg not in partner.algorithms:
             raise _reject("algorithm_not_allowed", f"{alg} not allowed for {partner.id}")
         key = _bind_key(self._jwks.key(partner, kid), alg)
         claims = self._decode(token, key, alg, partner)
         return self._accept(claims, partner)
 
-    def _check_header(self, token: str) -> tuple[str, str]:
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise _reject("invalid_token", f"unreadable header: {exc}") from None
+    def _check_header(self, header: Mapping[str, Any]) -> tuple[str, str]:
         present = sorted(FORBIDDEN_HEADERS & header.keys())
         if present:
             raise _reject("header_not_allowed", f"header carries {', '.join(present)}")
@@ -193,13 +202,9 @@ class TokenVerifier:
             raise _reject("unknown_key", "no kid")
         return alg, kid
 
-    def _partner_for(self, token: str) -> Partner:
+    def _partner_for(self, unverified: Mapping[str, Any]) -> Partner:
         # The unverified issuer only selects whose keys to try; the signature and the exact
         # `iss` comparison in _decode decide whether the token is trusted.
-        try:
-            unverified = jwt.decode(token, options={"verify_signature": False})
-        except jwt.PyJWTError as exc:
-            raise _reject("invalid_token", f"unreadable payload: {exc}") from None
         issuer = unverified.get("iss")
         partner = self._config.partner_by_issuer(issuer) if isinstance(issuer, str) else None
         if partner is None:

@@ -36,7 +36,6 @@ from broker.store.disclosures import record_packed
 from broker.store.tables import share_receipts
 from lineage.events import share_complete_dict, with_audit_position
 from lineage.outbox import enqueue
-from lineage.transports import run_event_from_dict
 
 logger = logging.getLogger(__name__)
 
@@ -169,9 +168,9 @@ class ShareRecorder:
             row_count=count,
         )
         receipt = self.receipt(share_id, body, decision, released, 0, count)
+        # Checked as a client event when its terms were first serialised, so an event the
+        # shipper could never send is refused where the bug is (``share_complete_dict``).
         event = self._lineage_event(principal, receipt, decision)
-        # An event the shipper could never send is refused here, where the bug is.
-        run_event_from_dict(event)
         row = {
             "share_id": share_id,
             "partner": principal.partner_id,

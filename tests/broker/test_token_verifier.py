@@ -21,7 +21,7 @@ from broker.auth import (
     TokenVerifier,
 )
 from broker.config import BrokerSettings
-from broker.config.keys import load_private_key, mint_token
+from broker.config.keys import load_private_key, mint_token, public_jwk
 from broker.errors import AUTHENTICATION_DETAILS, AuthenticationError
 from tests.broker.conftest import DemoEnvironment
 from tests.broker.tokens import AUDIENCE, DROP, FakeClock, TokenFactory, b64url, forge
@@ -332,3 +332,29 @@ def test_malformed_identity_claims(
     verifier: TokenVerifier, tokens: TokenFactory, claim: str, value: Any
 ) -> None:
     assert rejected(verifier, tokens.token(claims={claim: value})) == "invalid_token"
+
+
+class _SwappableKeys:
+    """A JWKS provider whose key under a kid can be replaced between requests."""
+
+    def __init__(self, jwk: dict[str, Any]) -> None:
+        self.jwk = jwk
+
+    def key(self, partner: Any, kid: str) -> dict[str, Any]:
+        return self.jwk
+
+
+def test_a_key_replaced_under_the_same_kid_is_the_one_verified_against(
+    demo: DemoEnvironment, clock: FakeClock, tokens: TokenFactory
+) -> None:
+    # Verification keys are built once per key; the cache must follow the key's material,
+    # never the kid, or a revoked key would keep verifying.
+    old, new = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    kid = tokens.kid("kela")
+    keys = _SwappableKeys(public_jwk(old) | {"kid": kid})
+    settings = BrokerSettings(audience=AUDIENCE, token_leeway_seconds=30)
+    verifier = TokenVerifier(demo.config, settings, keys, InMemoryReplayCache(clock), clock)  # type: ignore[arg-type]
+    assert verifier.verify(tokens.token("kela", key=old)).partner_id == "kela"
+    keys.jwk = public_jwk(new) | {"kid": kid}
+    assert rejected(verifier, tokens.token("kela", key=old)) == "invalid_token"
+    assert verifier.verify(tokens.token("kela", key=new)).partner_id == "kela"

@@ -8,11 +8,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 from openlineage.client.event_v2 import RunEvent
 
 from contracts.base import Classification, Contract, IdentifierKind
 from contracts.registry import all_contracts, get_contract
+from lineage import shares as shares_module
 from lineage.events import (
     PipelineRun,
     pipeline_abort,
@@ -272,3 +274,50 @@ def test_the_brokers_share_event_data_is_the_serialised_event(name: str) -> None
             unplaced = share_complete_dict(**arguments | {"audit_seq": 0, "audit_hash": "0" * 64})
             placed = with_audit_position(unplaced, values["audit_seq"], values["audit_hash"])
             assert placed == expected
+
+
+def _template_text(**extra_facet: Any) -> str:
+    event = _share(get_contract("persons"))
+    event["run"]["facets"]["extra"] = {"_producer": "p", "_schemaURL": "s", **extra_facet}
+    return json.dumps(event)
+
+
+def test_share_templates_are_copied_by_orjson_only_where_it_reads_them_exactly() -> None:
+    assert shares_module._template(_template_text(count=12)).loads is orjson.loads
+    # orjson would read an integer beyond 64 bits as a float.
+    huge = shares_module._template(_template_text(count=2**70))
+    assert huge.loads is json.loads
+    assert huge.loads(huge.text)["run"]["facets"]["extra"]["count"] == 2**70
+    # and it refuses NaN, which json writes and reads.
+    assert shares_module._template(_template_text(ratio=float("nan"))).loads is json.loads
+
+
+def test_share_templates_are_checked_as_client_events_when_built() -> None:
+    broken = json.loads(_template_text())
+    del broken["job"]
+    with pytest.raises(KeyError):
+        shares_module._template(json.dumps(broken))
+
+
+def test_each_share_event_is_a_fresh_copy_of_its_template() -> None:
+    contract = get_contract("persons")
+    arguments: dict[str, Any] = {
+        "contract": contract,
+        "partner": "lahti-ece",
+        "purpose": "knowledge_management",
+        "legal_basis": "secondary_use_act_552_2019",
+        "agreement_id": "lahti-ece-planning",
+        "agreement_version": "1.2.0",
+        "fields_released": ["birth_date"],
+        "withheld": [],
+        "transforms": {},
+        "audit_seq": 1,
+        "audit_hash": "ab" * 32,
+        "row_count": 3,
+        "event_time": NOW,
+    }
+    first = share_complete_dict(share_id=str(uuid.uuid4()), **arguments)
+    first["run"]["facets"]["tampered"] = True
+    first["job"]["facets"].clear()
+    second = share_complete_dict(share_id=str(uuid.uuid4()), **arguments)
+    assert "tampered" not in second["run"]["facets"] and second["job"]["facets"]
