@@ -112,13 +112,7 @@ def require_chain_lock(conn: Connection) -> None:
 
 def chain_head(conn: Connection) -> tuple[int, str]:
     """(seq, hash) of the last record, or (0, genesis hash) for an empty chain."""
-    driver = conn.connection.driver_connection
-    if isinstance(driver, sqlite3.Connection):
-        # The head is one indexed row; read through sqlite3 directly it costs a tenth of a
-        # SQLAlchemy statement execution, and every share reads it twice (append, checkpoint).
-        head = _on_driver(driver, _HEAD_SQL, ()).fetchone()
-    else:
-        head = conn.execute(_HEAD).first()
+    head = first_row(conn, _HEAD_SQL, _HEAD)
     if head is None:
         return 0, GENESIS_HASH
     return int(head[0]), str(head[1])
@@ -195,6 +189,18 @@ def _memoised(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
         return text
 
     return run
+
+
+def first_row(conn: Connection, sql: str, statement: sa.Select[Any]) -> tuple[Any, ...] | None:
+    """The first row of a parameterless query: on SQLite ``sql`` run by sqlite3 itself (a tenth
+    of a SQLAlchemy statement execution's cost, for the indexed reads every share makes inside
+    the chain lock), elsewhere ``statement``, the same query."""
+    driver = conn.connection.driver_connection
+    if isinstance(driver, sqlite3.Connection):
+        row: tuple[Any, ...] | None = _on_driver(driver, sql, ()).fetchone()
+        return row
+    result = conn.execute(statement).first()
+    return None if result is None else tuple(result)
 
 
 def _on_driver(driver: sqlite3.Connection, sql: str, values: tuple[Any, ...]) -> sqlite3.Cursor:

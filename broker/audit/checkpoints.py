@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy.engine import Connection
 
-from broker.audit.chain import chain_head, require_chain_lock
+from broker.audit.chain import chain_head, first_row, require_chain_lock
 from broker.audit.records import canonical_json, utc_timestamp
 from broker.audit.tables import audit_checkpoints
 
@@ -93,11 +93,13 @@ def signature_is_valid(checkpoint: Checkpoint, public_key: Ed25519PublicKey) -> 
 
 
 _LAST_SEQ = sa.select(sa.func.max(audit_checkpoints.c.seq))
+_LAST_SEQ_SQL: Final = "SELECT max(seq) FROM audit_checkpoints"
 
 
 def last_checkpoint_seq(conn: Connection) -> int:
     """Seq of the newest checkpoint, 0 when none has been written."""
-    return int(conn.execute(_LAST_SEQ).scalar() or 0)
+    row = first_row(conn, _LAST_SEQ_SQL, _LAST_SEQ)
+    return int(row[0] or 0) if row is not None else 0
 
 
 def write_checkpoint(
