@@ -46,7 +46,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SharePage:
-    """A permitted share's receipt and the rows of its page."""
+    """A permitted share's receipt and the rows of its page (dates as ``date`` objects, which
+    orjson writes in ISO 8601)."""
 
     receipt: ShareReceipt
     rows: list[dict[str, Any]]
@@ -238,7 +239,7 @@ class ShareService:
         next_cursor = None
         if next_key is not None:
             next_cursor = self._cursors.encode(principal.partner_id, body.dataset, next_key)
-        return SharePage(receipt, store_rows.json_rows(released), next_cursor)
+        return SharePage(receipt, store_rows.row_dicts(released), next_cursor)
 
     def _read_page(
         self,

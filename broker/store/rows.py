@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -131,13 +131,42 @@ def _holds_dates(column: list[Any]) -> bool:
     return isinstance(first, date)
 
 
+def row_dicts(columns: Columns) -> list[dict[str, Any]]:
+    """Rows as dictionaries for ``orjson.dumps(..., default=iso_default)``, which then writes
+    every value exactly as ``json_rows`` spells it, at a fraction of the cost: dates and naive
+    times are left to orjson; other date-likes (aware times, whose offsets orjson rounds to the
+    minute, and pandas Timestamps) become their ISO 8601 text here."""
+    names = list(columns)
+    values = [_iso(column) if _needs_iso(column) else column for column in columns.values()]
+    # The columns are checked to be of one length; each row then has one value per name.
+    return [dict(zip(names, row)) for row in zip(*values, strict=True)]  # noqa: B905
+
+
+def _orjson_spells(value: Any) -> bool:
+    kind = type(value)
+    return kind is date or (kind is datetime and value.tzinfo is None)
+
+
+def _needs_iso(column: list[Any]) -> bool:
+    return _holds_dates(column) and not all(
+        value is None or _orjson_spells(value) for value in column
+    )
+
+
+def _iso(column: list[Any]) -> list[Any]:
+    return [None if value is None else value.isoformat() for value in column]
+
+
+def iso_default(value: Any) -> Any:
+    """orjson's fallback for what it cannot write itself: a date-like of another type (a pandas
+    Timestamp) in its own ISO 8601 form, as ``json_rows`` writes it."""
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+
+
 def json_rows(columns: Columns) -> list[dict[str, Any]]:
     """Rows as JSON-ready dictionaries: ISO dates, None for missing values."""
-    names = list(columns)
-    values = [
-        [None if value is None else value.isoformat() for value in column]
-        if _holds_dates(column)
-        else column
-        for column in columns.values()
-    ]
-    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+    return row_dicts(
+        {name: _iso(column) if _holds_dates(column) else column for name, column in columns.items()}
+    )

@@ -20,7 +20,7 @@ from broker.errors import InvalidRequest, NotFound
 from broker.privacy import Columns
 from broker.sharing.models import ShareReceipt, ShareRequestBody, ShareResponse
 from broker.sharing.service import MAX_PAGE, ShareService
-from broker.store.rows import json_rows
+from broker.store.rows import iso_default, json_rows, row_dicts
 from broker.store.tables import share_receipts
 
 router = APIRouter(prefix="/v1/shares", tags=["shares"])
@@ -49,7 +49,7 @@ def _receipt_headers(receipt: ShareReceipt, replayed: bool) -> dict[str, str]:
 def _ndjson(chunks: Iterator[Columns]) -> Iterator[bytes]:
     dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
     for rows in chunks:
-        yield b"".join([dumps(row, option=newline) for row in json_rows(rows)])
+        yield b"".join([dumps(row, default=iso_default, option=newline) for row in row_dicts(rows)])
 
 
 def _csv(chunks: Iterator[Columns], columns: list[str]) -> Iterator[bytes]:
@@ -134,7 +134,7 @@ async def create_share(
         "next_cursor": page.next_cursor,
     }
     return Response(
-        orjson.dumps(content),
+        orjson.dumps(content, default=iso_default),
         media_type="application/json",
         headers=_receipt_headers(page.receipt, page.replayed),
     )
