@@ -20,6 +20,10 @@ logger = logging.getLogger(__name__)
 JwkSet = Mapping[str, Mapping[str, Any]]
 
 
+class KeyNotCached(Exception):  # noqa: N818 - a signal to retry where fetching is allowed
+    """The key is not in the cache, and the caller asked not to fetch it here."""
+
+
 class JwksFetcher(Protocol):
     """Fetches and parses a partner's current key set; raises JwksError or OSError on failure."""
 
@@ -82,14 +86,20 @@ class JwksProvider:
         except (JwksError, OSError) as exc:
             logger.warning("JWKS refresh for partner %s failed: %s", partner.id, exc)
 
-    def key(self, partner: Partner, kid: str) -> Mapping[str, Any]:
-        """The issuer's public JWK with this kid; refresh (rate-limited) if it is not known."""
+    def key(self, partner: Partner, kid: str, *, fetch: bool = True) -> Mapping[str, Any]:
+        """The issuer's public JWK with this kid; refresh (rate-limited) if it is not known.
+
+        With ``fetch=False`` only a cached key is returned, never waited for: any other case
+        raises KeyNotCached, for the caller to ask again where a fetch may block.
+        """
         state = self._state(partner.issuer)
         # Fast path without the lock: key sets are replaced whole, never mutated, so a reader
         # sees either the old or the new set, and known kids never wait behind a slow fetch.
         keys = state.keys
         if keys is not None and kid in keys:
             return keys[kid]
+        if not fetch:
+            raise KeyNotCached(kid)
         with state.lock:
             now = self._clock()
             known = state.keys is not None and kid in state.keys

@@ -168,9 +168,13 @@ class TokenVerifier:
         use.spend()
         return principal
 
-    def check(self, token: str) -> tuple[Principal, TokenUse]:
+    def check(self, token: str, *, fetch_keys: bool = True) -> tuple[Principal, TokenUse]:
         """Verify signature, header and claims; the caller must spend the returned use before
-        it releases anything (`verify` spends it at once)."""
+        it releases anything (`verify` spends it at once).
+
+        With ``fetch_keys=False`` the check never blocks on the network: a key not yet cached
+        raises KeyNotCached (before any verdict), for the caller to check again off the event
+        loop."""
         if not token or len(token) > MAX_TOKEN_CHARS:
             raise _reject("invalid_token", "empty or oversized token")
         _check_unique_members(token)
@@ -183,7 +187,7 @@ class TokenVerifier:
         partner = self._partner_for(unverified["payload"])
         if alg not in partner.algorithms:
             raise _reject("algorithm_not_allowed", f"{alg} not allowed for {partner.id}")
-        key = _bind_key(self._jwks.key(partner, kid), alg)
+        key = _bind_key(self._jwks.key(partner, kid, fetch=fetch_keys), alg)
         claims = self._decode(token, key, alg, partner)
         return self._accept(claims, partner)
 

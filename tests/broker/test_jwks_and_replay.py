@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from broker.auth import DefaultJwksFetcher, InMemoryReplayCache, JwksProvider
-from broker.auth.jwks import JwkSet
+from broker.auth.jwks import JwkSet, KeyNotCached
 from broker.config import Partner
 from broker.config.jwks import JwksError, parse_jwks
 from broker.config.keys import public_jwk
@@ -234,3 +234,20 @@ def test_a_full_replay_cache_fails_closed(clock: FakeClock) -> None:
         cache.add("https://idp.kela.fi", "d", clock.now + 60)
     clock.advance(61)
     assert cache.add("https://idp.kela.fi", "d", clock.now + 60)
+
+
+def test_a_lookup_that_may_not_fetch_never_calls_the_fetcher(
+    tmp_path: Path, provider: JwksProvider, fetcher: CountingFetcher, clock: FakeClock
+) -> None:
+    jwk = _jwk()
+    partner = _partner(tmp_path, [jwk])
+    with pytest.raises(KeyNotCached):
+        provider.key(partner, jwk["kid"], fetch=False)
+    assert fetcher.calls == 0
+    assert provider.key(partner, jwk["kid"])["x"] == jwk["x"]
+    assert provider.key(partner, jwk["kid"], fetch=False)["x"] == jwk["x"]
+    # An unknown kid is not looked for either, even when a refresh is due.
+    clock.advance(INTERVAL)
+    with pytest.raises(KeyNotCached):
+        provider.key(partner, "someone-elses-kid", fetch=False)
+    assert fetcher.calls == 1

@@ -20,6 +20,7 @@ from broker.auth import (
     Principal,
     TokenVerifier,
 )
+from broker.auth.jwks import KeyNotCached
 from broker.config import BrokerSettings
 from broker.config.keys import load_private_key, mint_token, public_jwk
 from broker.errors import AUTHENTICATION_DETAILS, AuthenticationError
@@ -340,7 +341,7 @@ class _SwappableKeys:
     def __init__(self, jwk: dict[str, Any]) -> None:
         self.jwk = jwk
 
-    def key(self, partner: Any, kid: str) -> dict[str, Any]:
+    def key(self, partner: Any, kid: str, *, fetch: bool = True) -> dict[str, Any]:
         return self.jwk
 
 
@@ -358,3 +359,30 @@ def test_a_key_replaced_under_the_same_kid_is_the_one_verified_against(
     keys.jwk = public_jwk(new) | {"kid": kid}
     assert rejected(verifier, tokens.token("kela", key=old)) == "invalid_token"
     assert verifier.verify(tokens.token("kela", key=new)).partner_id == "kela"
+
+
+def test_a_check_that_may_not_fetch_stops_before_any_verdict_when_the_key_is_not_cached(
+    demo: DemoEnvironment, clock: FakeClock, tokens: TokenFactory
+) -> None:
+    settings = BrokerSettings(audience=AUDIENCE, token_leeway_seconds=30)
+    fetched: list[str] = []
+
+    def fetcher(partner: Any) -> Any:
+        fetched.append(partner.id)
+        return DefaultJwksFetcher()(partner)
+
+    jwks = JwksProvider(fetcher, clock, settings.jwks_refresh_min_interval_seconds)
+    verifier = TokenVerifier(demo.config, settings, jwks, InMemoryReplayCache(clock), clock)
+    token = tokens.token("kela")
+    with pytest.raises(KeyNotCached):
+        verifier.check(token, fetch_keys=False)
+    assert fetched == []
+    # Defects that need no key are still refused without one.
+    assert rejected(verifier, tokens.token("kela", header={"jku": "https://x"})) == (
+        "header_not_allowed"
+    )
+    principal, use = verifier.check(token)
+    assert principal.partner_id == "kela" and fetched == ["kela"]
+    again = tokens.token("kela")
+    assert verifier.check(again, fetch_keys=False)[0].partner_id == "kela"
+    assert fetched == ["kela"]

@@ -125,7 +125,8 @@ async def create_share(
             cursor=cursor,
             idempotency_key=idempotency_key,
             use=token_use(request),
-        )
+        ),
+        rows=limit,
     )
     # The rows are already plain JSON values; validating them again would only copy them.
     content = {

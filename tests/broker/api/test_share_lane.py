@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 
 import anyio
 import pytest
@@ -58,6 +59,48 @@ def test_the_work_runs_off_the_event_loop_and_its_result_comes_back() -> None:
 def test_a_lane_needs_a_thread() -> None:
     with pytest.raises(ValueError, match="at least one thread"):
         ShareLane(0)
+    with pytest.raises(ValueError, match="negative"):
+        ShareLane(1, inline_rows=-1)
+
+
+def _ran_on_the_loop(lane: ShareLane, rows: int | None) -> bool:
+    async def main() -> bool:
+        loop_thread = threading.get_ident()
+        return await lane.run(threading.get_ident, rows=rows) == loop_thread
+
+    return anyio.run(main)
+
+
+def test_small_pages_run_on_the_event_loop_and_the_rest_in_the_lane() -> None:
+    lane = ShareLane(1, inline_rows=100)
+    assert _ran_on_the_loop(lane, rows=1)
+    assert _ran_on_the_loop(lane, rows=100)
+    assert not _ran_on_the_loop(lane, rows=101)
+    # A stream has no bound, so it always takes the thread.
+    assert not _ran_on_the_loop(lane, rows=None)
+    # By default nothing runs inline.
+    assert not _ran_on_the_loop(ShareLane(1), rows=1)
+
+
+def test_inline_shares_are_served_one_after_another() -> None:
+    # Nothing else runs on the loop while an inline share does.
+    lane = ShareLane(4, inline_rows=10)
+    inside, most = 0, 0
+
+    def work() -> None:
+        nonlocal inside, most
+        inside += 1
+        most = max(most, inside)
+        time.sleep(0.01)
+        inside -= 1
+
+    async def main() -> None:
+        async with anyio.create_task_group() as group:
+            for _ in range(4):
+                group.start_soon(partial(lane.run, work, rows=5))
+
+    anyio.run(main)
+    assert most == 1
 
 
 def test_the_lane_is_one_wide_on_sqlite_and_wider_on_a_database_server() -> None:
@@ -65,3 +108,13 @@ def test_the_lane_is_one_wide_on_sqlite_and_wider_on_a_database_server() -> None
     server = "postgresql+psycopg://tillit@db/tillit"
     assert BrokerSettings(database_url=server).share_lane_threads() == 8
     assert BrokerSettings(database_url=server, share_threads=3).share_lane_threads() == 3
+
+
+def test_pages_run_inline_by_default_on_sqlite_only() -> None:
+    assert BrokerSettings(database_url="sqlite:///var/x.db").share_lane_inline_rows() == 1000
+    server = "postgresql+psycopg://tillit@db/tillit"
+    assert BrokerSettings(database_url=server).share_lane_inline_rows() == 0
+    sqlite_off = BrokerSettings(database_url="sqlite:///var/x.db", share_inline_rows=0)
+    assert sqlite_off.share_lane_inline_rows() == 0
+    with pytest.raises(ValueError, match="less than or equal"):
+        BrokerSettings(share_inline_rows=10_001)

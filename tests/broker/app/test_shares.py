@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -265,20 +266,66 @@ def test_receipts_are_visible_only_to_the_partner_that_made_the_share(
 
 class _CountingLane(ShareLane):
     def __init__(self) -> None:
-        super().__init__(1)
-        self.runs = 0
+        super().__init__(1, inline_rows=1000)
+        self.rows: list[int | None] = []
 
-    async def run(self, func: Callable[[], T]) -> T:
-        self.runs += 1
-        return await super().run(func)
+    async def run(self, func: Callable[[], T], *, rows: int | None = None) -> T:
+        self.rows.append(rows)
+        return await super().run(func, rows=rows)
 
 
-@pytest.mark.parametrize("accept", ["application/json", "application/x-ndjson"])
+@pytest.mark.parametrize(
+    ("accept", "query", "bound"),
+    [("application/json", "", 1000), ("application/json", "?limit=7", 7)]
+    + [("application/x-ndjson", "", None)],
+)
 def test_shares_are_served_in_the_worker_share_lane(
-    app: FastAPI, client: TestClient, auth: Minter, accept: str
+    app: FastAPI,
+    client: TestClient,
+    auth: Minter,
+    accept: str,
+    query: str,
+    bound: int | None,
 ) -> None:
+    # A JSON page is bounded by its limit (and may run on the event loop); a stream is not.
     lane = app.state.share_lane = _CountingLane()
     headers = {**auth("lahti-education"), "Accept": accept}
-    response = client.post("/v1/shares", json=ECE_REQUEST, headers=headers)
+    response = client.post(f"/v1/shares{query}", json=ECE_REQUEST, headers=headers)
     assert response.status_code == 200, response.text
-    assert lane.runs == 1
+    assert lane.rows == [bound]
+
+
+@pytest.mark.parametrize(("inline_rows", "in_a_worker_thread"), [(1000, False), (0, True)])
+def test_small_pages_and_cached_keys_are_handled_on_the_event_loop(
+    app: FastAPI,
+    client: TestClient,
+    auth: Minter,
+    monkeypatch: pytest.MonkeyPatch,
+    inline_rows: int,
+    in_a_worker_thread: bool,
+) -> None:
+    app.state.share_lane = ShareLane(1, inline_rows=inline_rows)
+    service = app.state.share_service
+    runtime = app.state.runtime
+    threads: dict[str, list[str]] = {"share": [], "check": []}
+
+    def recorded(kind: str, func: Callable[..., T]) -> Callable[..., T]:
+        def call(*args: Any, **kwargs: Any) -> T:
+            threads[kind].append(threading.current_thread().name)
+            return func(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(service, "share_page", recorded("share", service.share_page))
+    monkeypatch.setattr(runtime.verifier, "check", recorded("check", runtime.verifier.check))
+    checks = []
+    for _ in range(2):
+        headers = auth("lahti-education")
+        response = client.post("/v1/shares?limit=5", json=ECE_REQUEST, headers=headers)
+        assert response.status_code == 200, response.text
+        checks.append(len(threads["check"]))
+    worker = [name.startswith("AnyIO worker thread") for name in threads["share"]]
+    assert worker == [in_a_worker_thread] * 2
+    # The partner's key was cached by the second request: checked once, on the event loop.
+    assert checks[1] - checks[0] == 1
+    assert not threads["check"][-1].startswith("AnyIO worker thread")
