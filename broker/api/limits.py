@@ -252,10 +252,11 @@ class ShareLane:
     JSON pages of at most `inline_rows` rows skip the thread altogether and run on the event
     loop, one at a time, as a synchronous worker serves requests. That suits SQLite, which
     admits one writer, so the lane there is one thread wide anyway: under the throughput
-    benchmark's load a share cost 11% less CPU and the worker served 17% more of them than with
-    the hop to the lane's thread. A page runs to its end before the loop does anything else, so
-    the default bound (1,000 rows, the default page) keeps that pause to a few milliseconds;
-    streams and larger pages always take the thread.
+    benchmark's load (six alternating runs each way) a share cost 5% less CPU and the worker
+    served 4% more of them than with the hop to the lane's thread; with the token check on the
+    loop as well, 11% less and 17% more. A page runs to its end before the loop does anything
+    else, so the default bound (1,000 rows, the default page) keeps that pause to a few
+    milliseconds; streams and larger pages always take the thread.
     """
 
     def __init__(self, threads: int, inline_rows: int = 0) -> None:
