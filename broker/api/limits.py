@@ -249,14 +249,15 @@ class ShareLane:
     SQLite, four shares at once took 5.6 ms of CPU each in process, one at a time 3.2 ms. Other
     routes keep the shared thread pool, so a long audit verification never waits in this lane.
 
-    JSON pages of at most `inline_rows` rows skip the thread altogether and run on the event
-    loop, one at a time, as a synchronous worker serves requests. That suits SQLite, which
-    admits one writer, so the lane there is one thread wide anyway: under the throughput
-    benchmark's load (six alternating runs each way) a share cost 5% less CPU and the worker
-    served 4% more of them than with the hop to the lane's thread; with the token check on the
-    loop as well, 11% less and 17% more. A page runs to its end before the loop does anything
-    else, so the default bound (1,000 rows, the default page) keeps that pause short: a
-    1,000-row page took 7.9 ms in process. Streams and larger pages always take the thread.
+    JSON pages of at most `inline_rows` rows (none by default) skip the thread altogether and
+    run on the event loop, one at a time, as a synchronous worker serves requests. On SQLite,
+    which admits one writer, the lane is one thread wide anyway, and under the throughput
+    benchmark's load (six alternating runs each way) a share then cost 5% less CPU and the
+    worker served 4% more of them. The price is the loop's: it does nothing else while a page
+    runs (7.9 ms for 1,000 rows in process) or while the page waits for the write lock, and a
+    pipeline load holds SQLite's write lock for the whole load (tens of seconds for a million
+    people), when the worker would not even answer its liveness probe. So it is for a store no
+    other process writes to for long; streams and larger pages always take the thread.
     """
 
     def __init__(self, threads: int, inline_rows: int = 0) -> None:

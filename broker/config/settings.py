@@ -58,24 +58,15 @@ class BrokerSettings(BaseSettings):
     # server, where each share also waits on the network); see docs/operations.md.
     share_threads: int | None = Field(default=None, ge=1, le=64)
     # JSON pages of at most this many rows are served on the worker's event loop rather than in
-    # a lane thread (unset: 1,000 on SQLite, none on a database server); see docs/operations.md.
-    share_inline_rows: int | None = Field(default=None, ge=0, le=10_000)
-
-    def _on_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
+    # a lane thread (0, the default: none); only for a SQLite store no other process holds the
+    # write lock of for long, see docs/operations.md.
+    share_inline_rows: int = Field(default=0, ge=0, le=10_000)
 
     def share_lane_threads(self) -> int:
         """The share lane's width: `share_threads`, or the default for the database."""
         if self.share_threads is not None:
             return self.share_threads
-        return 1 if self._on_sqlite() else 8
-
-    def share_lane_inline_rows(self) -> int:
-        """The largest JSON page served on the event loop: `share_inline_rows`, or the default
-        for the database."""
-        if self.share_inline_rows is not None:
-            return self.share_inline_rows
-        return 1000 if self._on_sqlite() else 0
+        return 1 if self.database_url.startswith("sqlite") else 8
 
     def resolve_secrets(self, demo_secrets_dir: Path = DEMO_SECRETS_DIR) -> BrokerSecrets:
         """Load the pseudonym and checkpoint keys; outside demo mode a missing one is fatal."""

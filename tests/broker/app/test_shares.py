@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from broker.api.limits import ShareLane
+from broker.config.settings import BrokerSettings
+from broker.main import create_app
 from tests.broker.app.conftest import Minter
 from tests.broker.app.helpers import ECE_REQUEST, audit_rows, scalar
 
@@ -329,3 +331,10 @@ def test_small_pages_and_cached_keys_are_handled_on_the_event_loop(
     # The partner's key was cached by the second request: checked once, on the event loop.
     assert checks[1] - checks[0] == 1
     assert not threads["check"][-1].startswith("AnyIO worker thread")
+
+
+def test_the_worker_lane_follows_the_settings(app: FastAPI, settings: BrokerSettings) -> None:
+    assert app.state.share_lane.inline_rows == 0
+    assert app.state.share_lane.threads == 1
+    tuned = create_app(settings.model_copy(update={"share_inline_rows": 50, "share_threads": 2}))
+    assert (tuned.state.share_lane.inline_rows, tuned.state.share_lane.threads) == (50, 2)
