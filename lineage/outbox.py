@@ -14,12 +14,12 @@ from openlineage.client.transport import Transport
 from sqlalchemy.engine import Connection, Engine
 
 from contracts.background import PollingWorker
+from contracts.sqlite_direct import insert_row
 from contracts.store import metadata, sqlite_writer
 from lineage.store import (
     PAYLOAD,
     LineageEvent,
     event_id,
-    insert_ignoring_duplicate,
 )
 from lineage.transports import TillitStoreTransport, run_event_from_dict
 
@@ -88,7 +88,7 @@ def enqueue(conn: Connection, event: LineageEvent, now: datetime, *, checked: bo
         "attempts": 0,
         "next_attempt_at": at,
     }
-    insert_ignoring_duplicate(conn, lineage_outbox, row, "event_id")
+    insert_row(conn, lineage_outbox, row, ignore_duplicate="event_id")
     return identity
 
 

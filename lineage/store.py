@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
+from contracts.sqlite_direct import insert_row
 from contracts.store import metadata, sqlite_writer, upsert_insert
 
 LineageEvent = Mapping[str, Any]
@@ -167,25 +168,6 @@ def event_id(event: LineageEvent) -> str:
     return hashlib.sha256(json.dumps(identity).encode()).hexdigest()
 
 
-def insert_ignoring_duplicate(
-    conn: Connection, table: sa.Table, row: Mapping[str, Any], key: str
-) -> bool:
-    """Insert a row unless one with the same unique key exists; True if inserted."""
-    statement = _insert_ignoring(conn.dialect.name, table, key)
-    inserted = conn.execute(statement, dict(row)).first()
-    return inserted is not None
-
-
-@functools.cache
-def _insert_ignoring(dialect: str, table: sa.Table, key: str) -> sa.Insert:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING the key (built once per table)."""
-    statement: sa.Insert = upsert_insert(dialect, table).on_conflict_do_nothing(
-        index_elements=[key]
-    )
-    # RETURNING tells a skipped row apart on every driver (psycopg reports no rowcount here).
-    return statement.returning(table.c[key])
-
-
 def _parent_run_id(run: Mapping[str, Any]) -> str | None:
     parent = (run.get("facets") or {}).get("parent") or {}
     parent_run = parent.get("run") or {}
@@ -281,7 +263,7 @@ def record_many(
             "payload": dict(event),
             "recorded_at": recorded_at,
         }
-        if not insert_ignoring_duplicate(conn, lineage_events, row, "event_id"):
+        if not insert_row(conn, lineage_events, row, ignore_duplicate="event_id"):
             continue
         new += 1
         base = {"event_id": identity, "run_id": row["run_id"], "event_time": when}

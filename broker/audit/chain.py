@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Final
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.engine import Connection, Engine
 
 from broker.audit.records import GENESIS_HASH, AuditEntry, AuditRecord, values_hash
 from broker.audit.tables import audit_log
+from contracts.sqlite_direct import first_row, insert_row, run_on_driver
 from contracts.store import sqlite_read_only, sqlite_writer
 
 # PostgreSQL advisory lock key of the chain: the ASCII bytes of "tillit.a" as one 64-bit
@@ -25,7 +25,6 @@ _LOCK_FLAG: Final = "tillit_audit_chain_lock"
 _HOLDING: ContextVar[bool] = ContextVar("tillit_audit_holding", default=False)
 # Built once: constructing a statement costs more than running it against an indexed head.
 _HEAD = sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-_INSERT = audit_log.insert()
 _HEAD_SQL: Final = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
 
 
@@ -73,7 +72,7 @@ def _sqlite_transaction(engine: Engine) -> Iterator[Connection]:
             with conn.begin():
                 # Straight to the driver: SQLAlchemy's pysqlite begin() sends nothing, so this
                 # is the transaction it commits, without a statement execution's overhead.
-                _on_driver(driver, "BEGIN IMMEDIATE", ())
+                run_on_driver(driver, "BEGIN IMMEDIATE", ())
                 yield conn
         except sa.exc.DBAPIError as error:
             # The statements sent straight to sqlite3 bypass the engine's error handling: a
@@ -130,83 +129,5 @@ def append(conn: Connection, entry: AuditEntry, now: datetime) -> AuditRecord:
     # Stored in UTC: SQLite keeps the wall time without the zone, and hashes use UTC anyway.
     recorded_at = now.astimezone(UTC)
     row.update(seq=seq, recorded_at=recorded_at, prev_hash=prev_hash, hash=digest)
-    driver = conn.connection.driver_connection
-    if isinstance(driver, sqlite3.Connection):
-        _SqliteInsert.of(conn.dialect).run(driver, row)
-    else:
-        conn.execute(_INSERT, row)
+    insert_row(conn, audit_log, row)
     return AuditRecord(seq=seq, hash=digest, prev_hash=prev_hash, recorded_at=recorded_at)
-
-
-class _SqliteInsert:
-    """audit_log's INSERT handed straight to sqlite3, each value bound by its column type's own
-    SQLAlchemy processor: the row is stored exactly as ``conn.execute(insert)`` stores it, at a
-    fraction of a statement execution's cost (one runs per share, inside the chain lock)."""
-
-    def __init__(self, dialect: Dialect) -> None:
-        columns = list(audit_log.c)
-        self._names = [column.name for column in columns]
-        self._processors = [
-            _memoised(process)
-            if isinstance(column.type, sa.JSON) and process is not None
-            else process
-            for column, process in (
-                (column, column.type.dialect_impl(dialect).bind_processor(dialect))
-                for column in columns
-            )
-        ]
-        marks = ", ".join("?" for _ in columns)
-        self._sql = f"INSERT INTO audit_log ({', '.join(self._names)}) VALUES ({marks})"  # noqa: S608 - column names of our own table
-
-    @staticmethod
-    @functools.lru_cache(maxsize=8)
-    def of(dialect: Dialect) -> _SqliteInsert:
-        """The insert for one engine's dialect, built once."""
-        return _SqliteInsert(dialect)
-
-    def run(self, driver: sqlite3.Connection, row: dict[str, Any]) -> None:
-        values = tuple(
-            row[name] if process is None else process(row[name])
-            for name, process in zip(self._names, self._processors, strict=True)
-        )
-        _on_driver(driver, self._sql, values)
-
-
-def _memoised(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """A JSON column's bind processor remembering the text of recent lists: a share's reason
-    codes and released fields repeat from one record to the next."""
-    cache: dict[tuple[Any, ...], Any] = {}
-
-    def run(value: Any) -> Any:
-        if not isinstance(value, list):
-            return process(value)
-        key = tuple(value)
-        text = cache.get(key)
-        if text is None:
-            if len(cache) >= 1024:
-                cache.clear()
-            text = cache[key] = process(value)
-        return text
-
-    return run
-
-
-def first_row(conn: Connection, sql: str, statement: sa.Select[Any]) -> tuple[Any, ...] | None:
-    """The first row of a parameterless query: on SQLite ``sql`` run by sqlite3 itself (a tenth
-    of a SQLAlchemy statement execution's cost, for the indexed reads every share makes inside
-    the chain lock), elsewhere ``statement``, the same query."""
-    driver = conn.connection.driver_connection
-    if isinstance(driver, sqlite3.Connection):
-        row: tuple[Any, ...] | None = _on_driver(driver, sql, ()).fetchone()
-        return row
-    result = conn.execute(statement).first()
-    return None if result is None else tuple(result)
-
-
-def _on_driver(driver: sqlite3.Connection, sql: str, values: tuple[Any, ...]) -> sqlite3.Cursor:
-    """Run a statement on sqlite3 itself; its errors raised as SQLAlchemy raises them, so a
-    failing store is met the same way (503, nothing released) on every path."""
-    try:
-        return driver.execute(sql, values)
-    except sqlite3.Error as error:
-        raise sa.exc.DBAPIError.instance(sql, values, error, sqlite3.Error) from error

@@ -22,9 +22,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy.engine import Connection
 
-from broker.audit.chain import chain_head, first_row, require_chain_lock
+from broker.audit.chain import chain_head, require_chain_lock
 from broker.audit.records import canonical_json, utc_timestamp
 from broker.audit.tables import audit_checkpoints
+from contracts.sqlite_direct import first_row
 
 CHECKPOINT_FORMAT: Final = "tillit-audit-checkpoint/1"
 # The broker signs the head at every multiple of this seq, so a missing one was deleted.

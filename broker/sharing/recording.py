@@ -34,6 +34,7 @@ from broker.sharing.models import ShareReceipt, ShareRequestBody
 from broker.store import rows as store_rows
 from broker.store.disclosures import record_packed
 from broker.store.tables import share_receipts
+from contracts.sqlite_direct import insert_row
 from lineage.events import share_complete_dict, with_audit_position
 from lineage.outbox import enqueue
 
@@ -195,7 +196,7 @@ class ShareRecorder:
         enqueue(conn, event, receipt.created_at, checked=True)
         row = permit.receipt_row | {"audit_seq": record.seq}
         row["receipt"] = row["receipt"] | {"audit_seq": record.seq}
-        conn.execute(share_receipts.insert(), row)
+        insert_row(conn, share_receipts, row)
         return receipt
 
     def _lineage_event(

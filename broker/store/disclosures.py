@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from broker.store.tables import disclosure_batches, disclosure_subjects
 from contracts.background import PollingWorker
+from contracts.sqlite_direct import insert_row
 from contracts.store import sqlite_writer
 
 log = logging.getLogger(__name__)
@@ -91,10 +92,8 @@ def record_packed(conn: Connection, packed: bytes, **share: Any) -> int:
     if not packed:
         return 0
     count = len(packed) // KEY_BYTES
-    conn.execute(
-        disclosure_batches.insert(),
-        {**share, "subject_keys": packed, "subject_count": count, "indexed_at": None},
-    )
+    row = {**share, "subject_keys": packed, "subject_count": count, "indexed_at": None}
+    insert_row(conn, disclosure_batches, row)
     return count
 
 

@@ -1,0 +1,154 @@
+"""Single statements handed straight to sqlite3 on the broker's hot write path.
+
+A SQLAlchemy statement execution costs some 50-70 µs of Python before SQLite sees it; sqlite3
+itself runs an indexed insert or read in a few. A share makes about ten such statements inside
+the audit chain lock, so on SQLite the hottest of them go to the driver directly, each value
+bound by its column type's own SQLAlchemy processor: the row is stored exactly as
+``conn.execute(table.insert(), row)`` stores it. Elsewhere (PostgreSQL) the same calls run the
+SQLAlchemy statement.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+
+from contracts.store import sqlite_read_only, upsert_insert
+
+
+def sqlite_driver(conn: Connection) -> sqlite3.Connection | None:
+    """The connection's sqlite3 connection, or None on any other driver."""
+    driver = conn.connection.driver_connection
+    return driver if isinstance(driver, sqlite3.Connection) else None
+
+
+def run_on_driver(
+    driver: sqlite3.Connection, sql: str, values: Sequence[Any] = ()
+) -> sqlite3.Cursor:
+    """Run a statement on sqlite3 itself; its errors raised as SQLAlchemy raises them, so a
+    failing store is met the same way (503, nothing released) on every path."""
+    try:
+        return driver.execute(sql, values)
+    except sqlite3.Error as error:
+        raise sa.exc.DBAPIError.instance(sql, values, error, sqlite3.Error) from error
+
+
+def first_row(conn: Connection, sql: str, statement: sa.Select[Any]) -> tuple[Any, ...] | None:
+    """The first row of a parameterless query: on SQLite ``sql`` run by sqlite3 itself,
+    elsewhere ``statement``, the same query."""
+    driver = sqlite_driver(conn)
+    if driver is not None:
+        row: tuple[Any, ...] | None = run_on_driver(driver, sql).fetchone()
+        return row
+    result = conn.execute(statement).first()
+    return None if result is None else tuple(result)
+
+
+def insert_row(
+    conn: Connection,
+    table: sa.Table,
+    row: Mapping[str, Any],
+    *,
+    ignore_duplicate: str | None = None,
+) -> bool:
+    """Insert one row in the caller's transaction; True if it was inserted.
+
+    With ``ignore_duplicate`` (a column with a unique index), a row whose value there already
+    exists is skipped, without failing the transaction, and False is returned.
+    """
+    driver = sqlite_driver(conn)
+    if driver is None:
+        if ignore_duplicate is None:
+            conn.execute(table.insert(), dict(row))
+            return True
+        statement = _insert_ignoring(conn.dialect.name, table, ignore_duplicate)
+        return conn.execute(statement, dict(row)).first() is not None
+    insert = _SqliteInsert.of(table, conn.dialect, tuple(row), ignore_duplicate)
+    try:
+        return insert.run(driver, row) == 1
+    except sa.exc.DBAPIError as error:
+        # A store SQLite opened read-only stays read-only: dropped as the engine drops others
+        # (``make_engine``'s error hook, which statements sent to sqlite3 itself bypass).
+        if sqlite_read_only(error.orig):
+            conn.invalidate()
+        raise
+
+
+@functools.cache
+def _insert_ignoring(dialect: str, table: sa.Table, key: str) -> sa.Insert:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING the key (built once per table)."""
+    statement: sa.Insert = upsert_insert(dialect, table).on_conflict_do_nothing(
+        index_elements=[key]
+    )
+    # RETURNING tells a skipped row apart on every driver (psycopg reports no rowcount here).
+    return statement.returning(table.c[key])
+
+
+class _SqliteInsert:
+    """One table's INSERT of one set of columns, for sqlite3 itself."""
+
+    def __init__(
+        self, table: sa.Table, dialect: Dialect, names: tuple[str, ...], ignore: str | None
+    ) -> None:
+        missing = [
+            column.name
+            for column in table.columns
+            if column.name not in names and (column.default is not None or column.onupdate)
+        ]
+        if missing:
+            # A Python-side default is applied by SQLAlchemy's execution, which this skips.
+            raise ValueError(f"{table.name}: give {', '.join(missing)} (defaults not applied)")
+        columns = [table.c[name] for name in names]
+        self._names = names
+        self._processors = [
+            _memoised(process) if isinstance(column.type, sa.JSON) and process else process
+            for column, process in (
+                (column, column.type.dialect_impl(dialect).bind_processor(dialect))
+                for column in columns
+            )
+        ]
+        marks = ", ".join("?" for _ in names)
+        conflict = f" ON CONFLICT ({ignore}) DO NOTHING" if ignore else ""
+        # Our own table and column names, never input.
+        self._sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks}){conflict}"  # noqa: S608
+
+    @staticmethod
+    @functools.lru_cache(maxsize=64)
+    def of(
+        table: sa.Table, dialect: Dialect, names: tuple[str, ...], ignore: str | None
+    ) -> _SqliteInsert:
+        """The insert for one table, column set and engine dialect, built once."""
+        return _SqliteInsert(table, dialect, names, ignore)
+
+    def run(self, driver: sqlite3.Connection, row: Mapping[str, Any]) -> int:
+        """Insert `row`; the number of rows inserted (0 when a duplicate was skipped)."""
+        values = tuple(
+            row[name] if process is None else process(row[name])
+            for name, process in zip(self._names, self._processors, strict=True)
+        )
+        return run_on_driver(driver, self._sql, values).rowcount
+
+
+def _memoised(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A JSON column's bind processor remembering the text of recent lists of text: a share's
+    reason codes and released fields repeat from one record to the next."""
+    cache: dict[tuple[Any, ...], Any] = {}
+
+    def run(value: Any) -> Any:
+        # Only lists of text: a key must be hashable, and True and 1 must not share one.
+        if not isinstance(value, list) or not all(type(item) is str for item in value):
+            return process(value)
+        key = tuple(value)
+        text = cache.get(key)
+        if text is None:
+            if len(cache) >= 1024:
+                cache.clear()
+            text = cache[key] = process(value)
+        return text
+
+    return run
