@@ -67,6 +67,7 @@ class ShareService:
         self.runtime = runtime
         self._subjects = SubjectKeys(subject_index_key(runtime.secrets.pseudonym_key))
         self._cursors = CursorCodec(runtime.secrets.pseudonym_key)
+        self._pages = store_rows.PageQueries()
         self.recorder = ShareRecorder(runtime)
         self.consents = ConsentService(runtime, self.recorder)
 
@@ -226,7 +227,9 @@ class ShareService:
         after = None
         if cursor is not None:
             after = self._cursors.decode(cursor, principal.partner_id, body.dataset)
-        rows, next_key = self._read_page(contract, obligations, criteria, after, page_limit)
+        rows, next_key = self._read_page(
+            contract, obligations, criteria, after, page_limit, dict(body.filters or {})
+        )
         released, keys = self.release(principal, body, obligations, rows)
         permit = self.recorder.prepare_permit(
             principal, body, decision, digest, released, idempotency_key
@@ -248,7 +251,13 @@ class ShareService:
         criteria: list[Any],
         after: list[Any] | None,
         limit: int,
+        filters: dict[str, store_rows.FilterValue] | None = None,
     ) -> tuple[Columns, list[Any] | None]:
+        """A page of rows meeting `criteria` after the key `after`, and the next page's key.
+
+        Given the request's `filters` (from which, with the row scope, `criteria` were built),
+        and unless consents choose the rows, the query is the page queries' own, built once
+        for its shape."""
         if obligations.aggregate_only:
             columns = list(obligations.fields_released)
             query = store_rows.select_rows(contract, columns, criteria)
@@ -256,9 +265,18 @@ class ShareService:
                 result = conn.execute(query)
                 return store_rows.columns_from(result, result.fetchall()), None
         columns = store_rows.columns_needed(contract, obligations.fields_released)
-        query = store_rows.select_rows(contract, columns, criteria, after=after, limit=limit + 1)
+        if filters is not None and obligations.consenting_subjects is None:
+            equalities = [*obligations.row_scope.items(), *filters.items()]
+            query, params = self._pages.query(
+                contract, columns, equalities, after=after, limit=limit + 1
+            )
+        else:
+            query = store_rows.select_rows(
+                contract, columns, criteria, after=after, limit=limit + 1
+            )
+            params = {}
         with self.runtime.engine.connect() as conn:
-            result = conn.execute(query)
+            result = conn.execute(query, params)
             rows = store_rows.columns_from(result, result.fetchall())
         if store_rows.row_count(rows) <= limit:
             return rows, None

@@ -81,6 +81,83 @@ def select_rows(
     return query.limit(limit) if limit is not None else query
 
 
+class PageQueries:
+    """Keyset page queries built once per shape and run with each request's values.
+
+    Building a SELECT and computing its SQLAlchemy cache key cost about 80 µs, a third of
+    reading a 100-row page, and the shape repeats from one request to the next: the dataset,
+    the columns, which fields are compared (and which asked to be null), and whether the page
+    starts after a key. The values (filters, the key, the limit) are bound at execution. The
+    statement is the one ``select_rows`` builds for ``conditions``, value for value.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        self._built: dict[tuple[Any, ...], sa.Select[Any]] = {}
+
+    def query(
+        self,
+        contract: Contract,
+        columns: Sequence[str],
+        equalities: Sequence[tuple[str, FilterValue]],
+        *,
+        after: Sequence[Any] | None,
+        limit: int,
+    ) -> tuple[sa.Select[Any], dict[str, Any]]:
+        """The page query and its parameters: rows whose fields equal ``equalities`` (a row
+        scope and a request's filters, typed by the contract), in key order after ``after``."""
+        typed = [(name, _typed(contract.field(name), value)) for name, value in equalities]
+        shape = (
+            contract.name,
+            tuple(columns),
+            tuple((name, _compared(value)) for name, value in typed),
+            after is not None,
+        )
+        statement = self._built.get(shape)
+        if statement is None:
+            if len(self._built) >= self._size:
+                self._built.clear()
+            statement = self._built[shape] = _page_statement(contract, *shape[1:])
+        params: dict[str, Any] = {"page_limit": limit}
+        params.update(
+            (f"where_{i}", value) for i, (_, value) in enumerate(typed) if value is not None
+        )
+        if after is not None:
+            params.update((f"after_{i}", value) for i, value in enumerate(after))
+        return statement, params
+
+
+def _compared(value: Any) -> Any:
+    """How a field is compared: IS NULL, with SQL's true or false (as ``conditions`` renders a
+    boolean), or with a bound value."""
+    if value is None:
+        return "null"
+    return value if isinstance(value, bool) else "bound"
+
+
+def _page_statement(
+    contract: Contract,
+    columns: tuple[str, ...],
+    compared: tuple[tuple[str, Any], ...],
+    paged: bool,
+) -> sa.Select[Any]:
+    table = store_table(contract)
+    key = [table.c[name] for name in contract.primary_key]
+    where = [
+        table.c[name].is_(None)
+        if how == "null"
+        else table.c[name]
+        == (sa.bindparam(f"where_{i}", type_=table.c[name].type) if how == "bound" else how)
+        for i, (name, how) in enumerate(compared)
+    ]
+    query = sa.select(*(table.c[name] for name in columns)).where(*where).order_by(*key)
+    if paged:
+        # Cursor positions are text, bound as select_rows binds them.
+        position = [sa.bindparam(f"after_{i}", type_=sa.String()) for i in range(len(key))]
+        query = query.where(sa.tuple_(*key) > sa.tuple_(*position))
+    return query.limit(sa.bindparam("page_limit", type_=sa.Integer()))
+
+
 def count_rows(conn: Connection, contract: Contract, criteria: Sequence[Any]) -> int:
     """How many rows a share would release."""
     table = store_table(contract)
