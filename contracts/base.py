@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -111,9 +112,9 @@ class Contract:
         """The pandera schema of the curated dataset."""
         return self.model.to_schema()
 
-    @property
+    @functools.cached_property
     def field_names(self) -> tuple[str, ...]:
-        """Field names in declaration order."""
+        """Field names in declaration order (computed once: a share asks for each field)."""
         return tuple(f.name for f in self.fields)
 
     @property

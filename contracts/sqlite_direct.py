@@ -79,6 +79,23 @@ def insert_row(
         raise
 
 
+def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert rows, each with the same columns, in the caller's transaction (one executemany)."""
+    if not rows:
+        return
+    driver = sqlite_driver(conn)
+    if driver is None:
+        conn.execute(table.insert(), [dict(row) for row in rows])
+        return
+    insert = _SqliteInsert.of(table, conn.dialect, tuple(rows[0]), None)
+    try:
+        insert.run_many(driver, rows)
+    except sa.exc.DBAPIError as error:
+        if sqlite_read_only(error.orig):
+            conn.invalidate()
+        raise
+
+
 @functools.cache
 def _insert_ignoring(dialect: str, table: sa.Table, key: str) -> sa.Insert:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING the key (built once per table)."""
@@ -127,11 +144,23 @@ class _SqliteInsert:
 
     def run(self, driver: sqlite3.Connection, row: Mapping[str, Any]) -> int:
         """Insert `row`; the number of rows inserted (0 when a duplicate was skipped)."""
-        values = tuple(
+        return run_on_driver(driver, self._sql, self._values(row)).rowcount
+
+    def run_many(self, driver: sqlite3.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert rows with the same columns as the first."""
+        values = [self._values(row) for row in rows]
+        try:
+            driver.executemany(self._sql, values)
+        except sqlite3.Error as error:
+            raise sa.exc.DBAPIError.instance(self._sql, values, error, sqlite3.Error) from error
+
+    def _values(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        if len(row) != len(self._names):
+            raise ValueError(f"a row of {sorted(row)} where {list(self._names)} were expected")
+        return tuple(
             row[name] if process is None else process(row[name])
             for name, process in zip(self._names, self._processors, strict=True)
         )
-        return run_on_driver(driver, self._sql, values).rowcount
 
 
 def _memoised(process: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
-from contracts.sqlite_direct import insert_row
+from contracts.sqlite_direct import insert_row, insert_rows
 from contracts.store import metadata, sqlite_writer, upsert_insert
 
 LineageEvent = Mapping[str, Any]
@@ -270,10 +270,10 @@ def record_many(
         dataset_edges += _dataset_edges(event, base)
         column_edges += _column_edges(event, base)
     if dataset_edges:
-        conn.execute(lineage_dataset_edges.insert(), dataset_edges)
+        insert_rows(conn, lineage_dataset_edges, dataset_edges)
         _upsert_seen(conn, lineage_graph_edges, dataset_edges)
     if column_edges:
-        conn.execute(lineage_column_edges.insert(), column_edges)
+        insert_rows(conn, lineage_column_edges, column_edges)
         fields = [edge for edge in column_edges if edge["output_field"] is not None]
         _upsert_seen(conn, lineage_graph_fields, fields)
     return new

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contracts.sqlite_direct import first_row, insert_row
+from contracts.sqlite_direct import first_row, insert_row, insert_rows
 from contracts.store import make_engine
 
 _metadata = sa.MetaData()
@@ -168,3 +168,40 @@ def test_a_date_is_stored_as_sqlalchemy_spells_it(engine: sa.Engine) -> None:
         )
         raw = conn.exec_driver_sql("SELECT day, at FROM direct_rows").one()
     assert tuple(raw) == ("2026-01-02", "2026-01-02 00:00:00.000000")
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(_ROWS, max_size=5))
+def test_rows_inserted_together_read_back_as_sqlalchemy_stores_them(
+    engine: sa.Engine, rows: list[dict[str, Any]]
+) -> None:
+    rows = [{"id": number, **row, "key": None} for number, row in enumerate(rows, start=1)]
+    with engine.begin() as conn:
+        conn.execute(DIRECT.delete())
+        conn.execute(EXECUTED.delete())
+        insert_rows(conn, DIRECT, rows)
+        if rows:
+            conn.execute(EXECUTED.insert(), rows)
+    with engine.connect() as conn:
+        direct = conn.exec_driver_sql("SELECT * FROM direct_rows ORDER BY id").all()
+        executed = conn.exec_driver_sql("SELECT * FROM executed_rows ORDER BY id").all()
+    assert [tuple(row) for row in direct] == [tuple(row) for row in executed]
+
+
+def test_rows_inserted_together_must_share_their_columns(engine: sa.Engine) -> None:
+    with pytest.raises(ValueError, match="expected"), engine.begin() as conn:
+        insert_rows(conn, DIRECT, [{"id": 1, "key": "a"}, {"id": 2}])
+
+
+def test_rows_inserted_together_on_postgresql(postgres_url: str) -> None:
+    engine = make_engine(postgres_url)
+    _metadata.create_all(engine)
+    try:
+        with engine.begin() as conn:
+            insert_rows(conn, DIRECT, [{"id": 1, "doc": [1]}, {"id": 2, "doc": {"a": None}}])
+            insert_rows(conn, DIRECT, [])
+        with engine.connect() as conn:
+            docs = conn.execute(sa.select(DIRECT.c.doc).order_by(DIRECT.c.id)).scalars().all()
+        assert docs == [[1], {"a": None}]
+    finally:
+        engine.dispose()
