@@ -81,31 +81,19 @@ def _no_duplicate_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def _unverified_members(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The token's header and payload, read without verifying, to choose the key to try.
+def _check_unique_members(token: str) -> None:
+    """Refuse a header or payload that names a member twice (RFC 7515 section 5.2 allows it).
 
-    Each is refused if it names a member twice (RFC 7515 section 5.2 allows it): PyJWT keeps
-    the last of duplicate members; another JSON reader on the way (a gateway, a log pipeline)
-    may keep the first, and two readings of one token must never disagree. PyJWT then does the
-    real parsing and verifying (`_decode`), and the issuer it verifies must be the one whose
-    key was chosen here, so a token read differently here can only fail.
+    PyJWT keeps the last of duplicate members; another JSON reader on the way (a gateway, a
+    log pipeline) may keep the first, and two readings of one token must never disagree.
+    PyJWT still does the real parsing; this only looks for repeated names.
     """
-    segments = token.split(".")
-    if len(segments) != 3:
-        raise _reject("invalid_token", "unreadable token: not three segments")
-    members: list[dict[str, Any]] = []
-    try:
-        for segment in segments[:2]:
-            value = json.loads(
-                base64url_decode(segment.encode("ascii")), object_pairs_hook=_no_duplicate_members
-            )
-            if not isinstance(value, dict):
-                raise ValueError("not a JSON object")
-            members.append(value)
-        base64url_decode(segments[2].encode("ascii"))
-    except (ValueError, UnicodeError, binascii.Error, RecursionError):
-        raise _reject("invalid_token", "unreadable or repeated JSON members") from None
-    return members[0], members[1]
+    for segment in token.split(".")[:2]:
+        try:
+            text = base64url_decode(segment.encode("ascii"))
+            json.loads(text, object_pairs_hook=_no_duplicate_members)
+        except (ValueError, UnicodeError, binascii.Error, RecursionError):
+            raise _reject("invalid_token", "unreadable or repeated JSON members") from None
 
 
 def _is_text(value: str) -> bool:
@@ -189,10 +177,14 @@ class TokenVerifier:
         loop."""
         if not token or len(token) > MAX_TOKEN_CHARS:
             raise _reject("invalid_token", "empty or oversized token")
+        _check_unique_members(token)
         # Read once without verifying: the header and the issuer only choose the key to try.
-        header, payload = _unverified_members(token)
-        alg, kid = self._check_header(header)
-        partner = self._partner_for(payload)
+        try:
+            unverified = jwt.decode_complete(token, options={"verify_signature": False})
+        except jwt.PyJWTError as exc:
+            raise _reject("invalid_token", f"unreadable token: {exc}") from None
+        alg, kid = self._check_header(unverified["header"])
+        partner = self._partner_for(unverified["payload"])
         if alg not in partner.algorithms:
             raise _reject("algorithm_not_allowed", f"{alg} not allowed for {partner.id}")
         key = _bind_key(self._jwks.key(partner, kid, fetch=fetch_keys), alg)
