@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.sql.dml import UpdateBase
 
 from contracts.store import sqlite_read_only, upsert_insert
 
@@ -47,6 +48,73 @@ def first_row(conn: Connection, sql: str, statement: sa.Select[Any]) -> tuple[An
         return row
     result = conn.execute(statement).first()
     return None if result is None else tuple(result)
+
+
+def execute_first(
+    conn: Connection, statement: UpdateBase, params: Mapping[str, Any]
+) -> tuple[Any, ...] | None:
+    """Run an INSERT, UPDATE or DELETE with named parameters (an upsert with RETURNING, say)
+    and return its first row: on SQLite as the statement's SQL compiled once and sent to
+    sqlite3 itself, each value bound by its parameter type's processor; elsewhere through
+    SQLAlchemy."""
+    driver = sqlite_driver(conn)
+    if driver is None:
+        row = conn.execute(statement, dict(params)).first()
+        return None if row is None else tuple(row)
+    compiled = _SqliteStatement.of(statement, conn.dialect)
+    try:
+        return compiled.first(driver, params)
+    except sa.exc.DBAPIError as error:
+        if sqlite_read_only(error.orig):
+            conn.invalidate()
+        raise
+
+
+class _SqliteStatement:
+    """A statement compiled once for sqlite3: its SQL, and its parameters in order with their
+    processors. Statements whose SQL depends on the values (expanding IN lists) are refused."""
+
+    def __init__(self, statement: UpdateBase, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        names = list(compiled.positiontup or ())
+        binds = [compiled.binds[name] for name in names]
+        if any(bind.expanding or bind.literal_execute for bind in binds):
+            raise ValueError("a statement whose SQL depends on its values cannot be precompiled")
+        self._compiled = compiled
+        self._sql = compiled.string
+        self._names = names
+        self._processors = [
+            bind.type.dialect_impl(dialect).bind_processor(dialect) for bind in binds
+        ]
+        # The RETURNING columns, read back as SQLAlchemy reads them (a date from its text).
+        self._readers = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in statement.exported_columns
+        ]
+
+    @staticmethod
+    @functools.lru_cache(maxsize=64)
+    def of(statement: UpdateBase, dialect: Dialect) -> _SqliteStatement:
+        """The statement for one engine's dialect, compiled once."""
+        return _SqliteStatement(statement, dialect)
+
+    def first(
+        self, driver: sqlite3.Connection, params: Mapping[str, Any]
+    ) -> tuple[Any, ...] | None:
+        # construct_params fills in the values a statement carries itself.
+        bound = self._compiled.construct_params(dict(params))
+        values = tuple(
+            bound[name] if process is None else process(bound[name])
+            for name, process in zip(self._names, self._processors, strict=True)
+        )
+        # Read to the end, so the statement is finished before its transaction commits.
+        rows = run_on_driver(driver, self._sql, values).fetchall()
+        if not rows:
+            return None
+        return tuple(
+            value if read is None else read(value)
+            for value, read in zip(rows[0], self._readers, strict=True)
+        )
 
 
 def insert_row(

@@ -12,6 +12,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from broker.auth.clock import Clock
 from broker.errors import ServiceUnavailable
+from contracts.sqlite_direct import execute_first
 from contracts.store import metadata, sqlite_writer, upsert_insert
 
 logger = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class DatabaseReplayCache:
         """`add` inside the caller's write transaction: spent only if that transaction commits."""
         now = self._clock()
         values = {"issuer": issuer, "jti": jti, "expires": expires_at, "now": now}
-        recorded = conn.execute(self._spend, values).first() is not None
+        recorded = execute_first(conn, self._spend, values) is not None
         with self._lock:
             due = self._adds % self._purge_every == 0
             self._adds += 1

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contracts.sqlite_direct import first_row, insert_row, insert_rows
-from contracts.store import make_engine
+from contracts.sqlite_direct import execute_first, first_row, insert_row, insert_rows
+from contracts.store import make_engine, upsert_insert
 
 _metadata = sa.MetaData()
 
@@ -120,6 +120,7 @@ def test_a_duplicate_key_is_skipped_on_sqlite(engine: sa.Engine) -> None:
     _duplicates_are_skipped(engine)
 
 
+@pytest.mark.postgres
 def test_a_duplicate_key_is_skipped_on_postgresql(postgres_url: str) -> None:
     engine = make_engine(postgres_url)
     _metadata.create_all(engine)
@@ -193,6 +194,7 @@ def test_rows_inserted_together_must_share_their_columns(engine: sa.Engine) -> N
         insert_rows(conn, DIRECT, [{"id": 1, "key": "a"}, {"id": 2}])
 
 
+@pytest.mark.postgres
 def test_rows_inserted_together_on_postgresql(postgres_url: str) -> None:
     engine = make_engine(postgres_url)
     _metadata.create_all(engine)
@@ -205,3 +207,44 @@ def test_rows_inserted_together_on_postgresql(postgres_url: str) -> None:
         assert docs == [[1], {"a": None}]
     finally:
         engine.dispose()
+
+
+def _upsert(dialect: str) -> Any:
+    insert = upsert_insert(dialect, DIRECT).values(
+        id=sa.bindparam("id"), key=sa.bindparam("key"), amount=sa.bindparam("amount")
+    )
+    return insert.on_conflict_do_update(
+        index_elements=[DIRECT.c.id],
+        set_={"amount": insert.excluded.amount, "day": date(2026, 3, 4)},
+        where=DIRECT.c.amount <= sa.bindparam("ceiling"),
+    ).returning(DIRECT.c.id, DIRECT.c.day)
+
+
+@pytest.mark.parametrize(
+    "store", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_a_statement_runs_as_sqlalchemy_runs_it(
+    store: str, engine: sa.Engine, request: pytest.FixtureRequest
+) -> None:
+    if store == "postgresql":
+        engine = make_engine(request.getfixturevalue("postgres_url"))
+        _metadata.create_all(engine)
+    statement = _upsert(engine.dialect.name)
+    with engine.begin() as conn:
+        conn.execute(DIRECT.delete())
+        first = {"id": 1, "key": "a", "amount": 1.0, "ceiling": 5.0}
+        assert execute_first(conn, statement, first) == (1, None)
+        # A conflict the WHERE admits updates (with the statement's own date value) ...
+        assert execute_first(conn, statement, first | {"amount": 9.0}) == (1, date(2026, 3, 4))
+        # ... one it refuses returns no row.
+        assert execute_first(conn, statement, first | {"amount": 2.0}) is None
+        stored = conn.execute(sa.select(DIRECT.c.amount, DIRECT.c.day)).one()
+    assert tuple(stored) == (9.0, date(2026, 3, 4))
+    if store == "postgresql":
+        engine.dispose()
+
+
+def test_a_statement_whose_sql_depends_on_its_values_is_refused(engine: sa.Engine) -> None:
+    statement = DIRECT.delete().where(DIRECT.c.id.in_(sa.bindparam("ids", expanding=True)))
+    with engine.begin() as conn, pytest.raises(ValueError, match="depends on its values"):
+        execute_first(conn, statement, {"ids": [1, 2]})
