@@ -90,7 +90,7 @@ def create_app(
     app.state.share_service = ShareService(runtime)
     app.state.subject_exporter = SubjectExporter(runtime, app.state.share_service.recorder)
     app.state.share_lane = ShareLane(
-        settings.share_lane_threads(), inline_rows=settings.share_inline_rows
+        settings.share_lane_threads(), inline_rows=settings.share_lane_inline_rows()
     )
     app.state.rate_limiter = RateLimiter(
         rate_per_minute=settings.rate_limit_per_minute, clock=runtime.clock

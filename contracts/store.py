@@ -281,6 +281,10 @@ def upsert_insert(dialect: str, table: sa.Table) -> Any:
     raise ValueError(f"Tillit's stores are SQLite and PostgreSQL, not {dialect!r}")
 
 
+class WriteTurnBusy(Exception):
+    """The write turn is held elsewhere, and the caller asked not to wait for it."""
+
+
 class _WriteTurn:
     """One process's writers on one SQLite file: a re-entrant lock for its threads, and an
     exclusive flock on a file beside the database for the outermost holder, so writers in
@@ -306,12 +310,21 @@ class _WriteTurn:
         return self._fd
 
     def __enter__(self) -> None:
-        self._lock.acquire()
+        self.take(wait=True)
+
+    def take(self, *, wait: bool) -> None:
+        """Take the turn; without `wait`, raise WriteTurnBusy at once if another thread or
+        process holds it."""
+        if not self._lock.acquire(blocking=wait):
+            raise WriteTurnBusy("another thread of this process is writing")
         try:
             if self._depth == 0:
                 fd = self._file()
                 if fd is not None:
-                    fcntl.flock(fd, fcntl.LOCK_EX)
+                    fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.release()
+            raise WriteTurnBusy("another process is writing") from None
         except BaseException:
             self._lock.release()
             raise
@@ -343,8 +356,24 @@ def _write_turn(url: URL) -> _WriteTurn:
         return turn
 
 
-def sqlite_writer(engine: Engine) -> AbstractContextManager[None]:
+class _TurnNow:
+    """The write turn taken without waiting (``sqlite_writer(engine, wait=False)``)."""
+
+    def __init__(self, turn: _WriteTurn) -> None:
+        self._turn = turn
+
+    def __enter__(self) -> None:
+        self._turn.take(wait=False)
+
+    def __exit__(self, *_: object) -> None:
+        self._turn.__exit__()
+
+
+def sqlite_writer(engine: Engine, *, wait: bool = True) -> AbstractContextManager[None]:
     """Hold the write turn on a SQLite database; a no-op on other databases.
+
+    Without `wait`, entering raises WriteTurnBusy at once where it would wait for the turn
+    (for a caller that must never block: the event loop).
 
     SQLite admits one writer. A connection that finds the write lock taken sleeps in SQLite's
     busy handler on a fixed back-off (up to 100 ms a try), so with concurrent requests, the
@@ -355,9 +384,8 @@ def sqlite_writer(engine: Engine) -> AbstractContextManager[None]:
     Re-entrant: a writer already holding the turn may open another section.
     """
     turn = _TURN_OF_ENGINE.get(engine)
-    if turn is not None:
-        return turn
-    if engine.dialect.name != "sqlite":
-        return nullcontext()
-    turn = _TURN_OF_ENGINE[engine] = _write_turn(engine.url)
-    return turn
+    if turn is None:
+        if engine.dialect.name != "sqlite":
+            return nullcontext()
+        turn = _TURN_OF_ENGINE[engine] = _write_turn(engine.url)
+    return turn if wait else _TurnNow(turn)

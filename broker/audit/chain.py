@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from broker.audit.records import GENESIS_HASH, AuditEntry, AuditRecord, values_hash
 from broker.audit.tables import audit_log
 from contracts.sqlite_direct import first_row, insert_row, run_on_driver
-from contracts.store import sqlite_read_only, sqlite_writer
+from contracts.store import WriteTurnBusy, sqlite_read_only, sqlite_writer
 
 # PostgreSQL advisory lock key of the chain: the ASCII bytes of "tillit.a" as one 64-bit
 # integer, identical in every broker process so all of them queue on the same lock.
@@ -26,15 +26,23 @@ _HOLDING: ContextVar[bool] = ContextVar("tillit_audit_holding", default=False)
 # Built once: constructing a statement costs more than running it against an indexed head.
 _HEAD = sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
 _HEAD_SQL: Final = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+SQLITE_BUSY: Final = 5
 
 
 @contextmanager
-def audit_transaction(engine: Engine) -> Iterator[Connection]:
-    """A write transaction holding the audit chain lock; commits on exit, rolls back on error."""
+def audit_transaction(engine: Engine, *, wait: bool = True) -> Iterator[Connection]:
+    """A write transaction holding the audit chain lock; commits on exit, rolls back on error.
+
+    Without `wait` (SQLite only), entering raises WriteTurnBusy at once, before anything is
+    written, where it would wait for another writer: for a caller on the event loop, which
+    then hands the transaction to a thread.
+    """
     dialect = engine.dialect.name
     if dialect == "sqlite":
-        context = _sqlite_transaction(engine)
+        context = _sqlite_transaction(engine, wait)
     elif dialect == "postgresql":
+        if not wait:
+            raise ValueError("an audit transaction that never waits is for SQLite stores")
         context = _postgresql_transaction(engine)
     else:
         raise ValueError(f"the audit chain supports SQLite and PostgreSQL, not {dialect!r}")
@@ -56,8 +64,8 @@ def audit_transaction(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
-def _sqlite_transaction(engine: Engine) -> Iterator[Connection]:
-    with sqlite_writer(engine), engine.connect() as conn:
+def _sqlite_transaction(engine: Engine, wait: bool) -> Iterator[Connection]:
+    with sqlite_writer(engine, wait=wait), engine.connect() as conn:
         # SQLAlchemy's documented pysqlite recipe, scoped to this checkout: isolation_level None
         # stops sqlite3 from issuing its own deferred BEGIN (which comes only before the first
         # INSERT, too late to serialise the head read), and our BEGIN IMMEDIATE takes the write
@@ -72,7 +80,10 @@ def _sqlite_transaction(engine: Engine) -> Iterator[Connection]:
             with conn.begin():
                 # Straight to the driver: SQLAlchemy's pysqlite begin() sends nothing, so this
                 # is the transaction it commits, without a statement execution's overhead.
-                run_on_driver(driver, "BEGIN IMMEDIATE", ())
+                if wait:
+                    run_on_driver(driver, "BEGIN IMMEDIATE", ())
+                else:
+                    _begin_now(driver)
                 yield conn
         except sa.exc.DBAPIError as error:
             # The statements sent straight to sqlite3 bypass the engine's error handling: a
@@ -84,6 +95,21 @@ def _sqlite_transaction(engine: Engine) -> Iterator[Connection]:
             # A connection the driver has already closed cannot be restored, nor reused.
             with suppress(sqlite3.ProgrammingError):
                 driver.isolation_level = previous
+
+
+def _begin_now(driver: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE without SQLite's busy wait: a writer outside Tillit's write turn (a
+    tool on the same file) holding the lock gives WriteTurnBusy at once."""
+    timeout = run_on_driver(driver, "PRAGMA busy_timeout").fetchone()[0]
+    run_on_driver(driver, "PRAGMA busy_timeout=0")
+    try:
+        run_on_driver(driver, "BEGIN IMMEDIATE")
+    except sa.exc.OperationalError as error:
+        if getattr(error.orig, "sqlite_errorcode", 0) & 0xFF == SQLITE_BUSY:
+            raise WriteTurnBusy("another connection holds the store's write lock") from None
+        raise
+    finally:
+        run_on_driver(driver, f"PRAGMA busy_timeout={int(timeout)}")
 
 
 @contextmanager

@@ -57,16 +57,23 @@ class BrokerSettings(BaseSettings):
     # Shares a worker process serves at once (unset: one on SQLite, eight on a database
     # server, where each share also waits on the network); see docs/operations.md.
     share_threads: int | None = Field(default=None, ge=1, le=64)
-    # JSON pages of at most this many rows are served on the worker's event loop rather than in
-    # a lane thread (0, the default: none); only for a SQLite store no other process holds the
-    # write lock of for long, see docs/operations.md.
-    share_inline_rows: int = Field(default=0, ge=0, le=10_000)
+    # JSON pages of at most this many rows are prepared on the worker's event loop rather than
+    # in a lane thread, and audited there when the write turn is free at once (SQLite only;
+    # default 1,000 there), see docs/operations.md.
+    share_inline_rows: int | None = Field(default=None, ge=0, le=10_000)
 
     def share_lane_threads(self) -> int:
         """The share lane's width: `share_threads`, or the default for the database."""
         if self.share_threads is not None:
             return self.share_threads
         return 1 if self.database_url.startswith("sqlite") else 8
+
+    def share_lane_inline_rows(self) -> int:
+        """The largest JSON page served on the event loop: `share_inline_rows`, or the default
+        for the database (none on PostgreSQL, whose every read waits on the network)."""
+        if self.share_inline_rows is not None:
+            return self.share_inline_rows
+        return 1000 if self.database_url.startswith("sqlite") else 0
 
     def resolve_secrets(self, demo_secrets_dir: Path = DEMO_SECRETS_DIR) -> BrokerSecrets:
         """Load the pseudonym and checkpoint keys; outside demo mode a missing one is fatal."""

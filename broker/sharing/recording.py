@@ -66,15 +66,16 @@ class ShareRecorder:
         return record
 
     @contextmanager
-    def audited(self, use: TokenUse | None = None) -> Iterator[Connection]:
+    def audited(self, use: TokenUse | None = None, *, wait: bool = True) -> Iterator[Connection]:
         """The chain-locked audit transaction; any database failure becomes a 503.
 
         With the request's token `use`, its id is spent first, in the same transaction: a
         replayed token gets 401 and leaves no record, and a committed record is never left
-        beside a token that could be used again.
+        beside a token that could be used again. Without `wait`, WriteTurnBusy is raised at
+        once, before anything is written, where the transaction would wait for another writer.
         """
         try:
-            with audit_transaction(self.runtime.engine) as conn:
+            with audit_transaction(self.runtime.engine, wait=wait) as conn:
                 if use is not None:
                     use.spend_in(conn)
                 yield conn

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.pool import QueuePool
 
 from broker.audit import (
     request_digest,
@@ -30,7 +31,7 @@ from broker.privacy import (
 from broker.runtime import BrokerRuntime
 from broker.sharing.cursor import CursorCodec
 from broker.sharing.models import ShareReceipt, ShareRequestBody
-from broker.sharing.recording import ShareRecorder
+from broker.sharing.recording import PreparedPermit, ShareRecorder
 from broker.store import rows as store_rows
 from broker.store.disclosures import pack_subject_keys
 from broker.store.subjects import SubjectKeys, subject_index_key
@@ -42,6 +43,22 @@ MAX_PAGE = 10_000
 # Counts are tabulated by one field or cross-tabulated by two (with row and column totals).
 MAX_AGGREGATE_DIMENSIONS = 2
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PendingPage:
+    """A JSON page decided, read and transformed, waiting for its audit transaction
+    (``ShareService.commit_page``); a refused request waits there for its audit record."""
+
+    principal: Principal
+    body: ShareRequestBody
+    digest: str
+    decision: Decision
+    permit: PreparedPermit | None = None
+    released: Columns | None = None
+    keys: list[str | None] | None = None
+    hidden_days: int = 0
+    next_cursor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +87,16 @@ class ShareService:
         self._pages = store_rows.PageQueries()
         self.recorder = ShareRecorder(runtime)
         self.consents = ConsentService(runtime, self.recorder)
+
+    def serves_on_event_loop(self) -> bool:
+        """Whether a page may be prepared on the event loop now: the store is SQLite (where
+        reads never wait for writers) and the connection pool has an idle connection, so no
+        checkout waits for another thread to give one back."""
+        engine = self.runtime.engine
+        if engine.dialect.name != "sqlite":
+            return False
+        pool = engine.pool
+        return not isinstance(pool, QueuePool) or pool.checkedin() > 0
 
     # -- deciding -------------------------------------------------------------------------
 
@@ -110,9 +137,11 @@ class ShareService:
         decision: Decision,
         digest: str,
         use: TokenUse | None = None,
+        *,
+        wait: bool = True,
     ) -> PolicyDenied:
         """Record a denial in the audit log and return the error to raise."""
-        with self.recorder.audited(use) as conn:
+        with self.recorder.audited(use, wait=wait) as conn:
             self.recorder.append(conn, self.recorder.entry(principal, body, decision, digest))
         reason = decision.reasons[0]
         return PolicyDenied(reason.code, reason.detail)
@@ -143,11 +172,17 @@ class ShareService:
         decision = self.decide(principal, body)
         if not decision.allowed:
             raise self.deny(principal, body, decision, digest, use)
+        return (decision, *self._obligations(decision, body))
+
+    def _obligations(
+        self, decision: Decision, body: ShareRequestBody
+    ) -> tuple[Obligations, Contract, list[Any]]:
+        """What a permit obliges, the dataset's contract, and the conditions on its rows."""
         obligations = decision.obligations
         assert obligations is not None  # noqa: S101
         _check_aggregate_shape(obligations)
         contract = self.runtime.contracts[body.dataset]
-        return decision, obligations, contract, self._criteria(contract, obligations, body)
+        return obligations, contract, self._criteria(contract, obligations, body)
 
     def _criteria(
         self, contract: Contract, obligations: Obligations, body: ShareRequestBody
@@ -217,12 +252,33 @@ class ShareService:
     ) -> SharePage:
         """Serve one JSON page of a share, audited before it is returned (spending the
         request's token `use` in the audit transaction, when given)."""
+        pending = self.prepare_page(
+            principal, body, limit=limit, cursor=cursor, idempotency_key=idempotency_key
+        )
+        if isinstance(pending, SharePage):
+            return pending
+        return self.commit_page(pending, use)
+
+    def prepare_page(
+        self,
+        principal: Principal,
+        body: ShareRequestBody,
+        *,
+        limit: int,
+        cursor: str | None,
+        idempotency_key: str | None,
+    ) -> PendingPage | SharePage:
+        """Everything a JSON page does before its audit transaction, writing nothing: the
+        decision, the rows and their release. An idempotent replay is answered at once."""
         digest = share_digest(body, {"limit": limit, "cursor": cursor})
         if idempotency_key is not None:
             earlier = self.replay(principal, idempotency_key, digest)
             if earlier is not None:
                 return SharePage(earlier, [], None, replayed=True)
-        decision, obligations, contract, criteria = self._permitted(principal, body, digest, use)
+        decision = self.decide(principal, body)
+        if not decision.allowed:
+            return PendingPage(principal, body, digest, decision)
+        obligations, contract, criteria = self._obligations(decision, body)
         page_limit = min(limit, obligations.max_rows or limit)
         after = None
         if cursor is not None:
@@ -234,15 +290,37 @@ class ShareService:
         permit = self.recorder.prepare_permit(
             principal, body, decision, digest, released, idempotency_key
         )
-        with self.recorder.audited(use) as conn:
-            receipt = self.recorder.record_permit(conn, permit)
-            self.recorder.record_disclosures(
-                conn, principal, receipt, [pack_subject_keys(keys)], obligations.hidden_until_days
-            )
         next_cursor = None
         if next_key is not None:
             next_cursor = self._cursors.encode(principal.partner_id, body.dataset, next_key)
-        return SharePage(receipt, store_rows.row_dicts(released), next_cursor)
+        return PendingPage(
+            principal,
+            body,
+            digest,
+            decision,
+            permit,
+            released,
+            keys,
+            obligations.hidden_until_days,
+            next_cursor,
+        )
+
+    def commit_page(
+        self, pending: PendingPage, use: TokenUse | None = None, *, wait: bool = True
+    ) -> SharePage:
+        """Record a prepared page in the audit log, then return it (a refusal: record it and
+        raise). Without `wait`, WriteTurnBusy is raised before anything is written where the
+        audit transaction would wait for another writer."""
+        principal, body = pending.principal, pending.body
+        if pending.permit is None:
+            raise self.deny(principal, body, pending.decision, pending.digest, use, wait=wait)
+        assert pending.released is not None and pending.keys is not None  # noqa: S101
+        with self.recorder.audited(use, wait=wait) as conn:
+            receipt = self.recorder.record_permit(conn, pending.permit)
+            self.recorder.record_disclosures(
+                conn, principal, receipt, [pack_subject_keys(pending.keys)], pending.hidden_days
+            )
+        return SharePage(receipt, store_rows.row_dicts(pending.released), pending.next_cursor)
 
     def _read_page(
         self,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from functools import partial
 
 import anyio
 import pytest
@@ -63,44 +62,24 @@ def test_a_lane_needs_a_thread() -> None:
         ShareLane(1, inline_rows=-1)
 
 
-def _ran_on_the_loop(lane: ShareLane, rows: int | None) -> bool:
-    async def main() -> bool:
-        loop_thread = threading.get_ident()
-        return await lane.run(threading.get_ident, rows=rows) == loop_thread
-
-    return anyio.run(main)
-
-
-def test_small_pages_run_on_the_event_loop_and_the_rest_in_the_lane() -> None:
+def test_small_pages_are_served_inline_and_streams_never() -> None:
     lane = ShareLane(1, inline_rows=100)
-    assert _ran_on_the_loop(lane, rows=1)
-    assert _ran_on_the_loop(lane, rows=100)
-    assert not _ran_on_the_loop(lane, rows=101)
+    assert lane.serves_inline(1)
+    assert lane.serves_inline(100)
+    assert not lane.serves_inline(101)
     # A stream has no bound, so it always takes the thread.
-    assert not _ran_on_the_loop(lane, rows=None)
-    # By default nothing runs inline.
-    assert not _ran_on_the_loop(ShareLane(1), rows=1)
+    assert not lane.serves_inline(None)
+    # A lane built without inline rows serves nothing inline.
+    assert not ShareLane(1).serves_inline(1)
 
 
-def test_inline_shares_are_served_one_after_another() -> None:
-    # Nothing else runs on the loop while an inline share does.
-    lane = ShareLane(4, inline_rows=10)
-    inside, most = 0, 0
+def test_run_always_takes_a_thread_even_in_a_lane_serving_pages_inline() -> None:
+    async def main() -> bool:
+        return await ShareLane(1, inline_rows=1000).run(threading.get_ident) != (
+            threading.get_ident()
+        )
 
-    def work() -> None:
-        nonlocal inside, most
-        inside += 1
-        most = max(most, inside)
-        time.sleep(0.01)
-        inside -= 1
-
-    async def main() -> None:
-        async with anyio.create_task_group() as group:
-            for _ in range(4):
-                group.start_soon(partial(lane.run, work, rows=5))
-
-    anyio.run(main)
-    assert most == 1
+    assert anyio.run(main)
 
 
 def test_the_lane_is_one_wide_on_sqlite_and_wider_on_a_database_server() -> None:
@@ -110,11 +89,14 @@ def test_the_lane_is_one_wide_on_sqlite_and_wider_on_a_database_server() -> None
     assert BrokerSettings(database_url=server, share_threads=3).share_lane_threads() == 3
 
 
-def test_no_page_runs_inline_unless_configured() -> None:
-    # A pipeline load holds SQLite's write lock for the whole load: a page waiting for it on
-    # the event loop would stall the worker, so running pages inline is an explicit choice.
-    assert BrokerSettings(database_url="sqlite:///var/x.db").share_inline_rows == 0
-    assert BrokerSettings(share_inline_rows=100).share_inline_rows == 100
+def test_pages_run_inline_by_default_on_sqlite_only() -> None:
+    # On SQLite a page's read never waits for a writer and its audit transaction waits in the
+    # lane when the write turn is busy; on a database server every read waits on the network.
+    assert BrokerSettings(database_url="sqlite:///var/x.db").share_lane_inline_rows() == 1000
+    server = "postgresql+psycopg://tillit@db/tillit"
+    assert BrokerSettings(database_url=server).share_lane_inline_rows() == 0
+    assert BrokerSettings(database_url=server, share_inline_rows=5).share_lane_inline_rows() == 5
+    assert BrokerSettings(share_inline_rows=0).share_lane_inline_rows() == 0
     with pytest.raises(ValueError, match="less than or equal"):
         BrokerSettings(share_inline_rows=10_001)
     with pytest.raises(ValueError, match="greater than or equal"):

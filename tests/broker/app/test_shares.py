@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -12,8 +14,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from broker.api.limits import ShareLane
+from broker.api.routes import shares as shares_route
+from broker.api.routes.shares import TURN_RETRY_PAUSES
 from broker.config.settings import BrokerSettings
 from broker.main import create_app
+from contracts.store import sqlite_writer
 from tests.broker.app.conftest import Minter
 from tests.broker.app.helpers import ECE_REQUEST, audit_rows, scalar
 
@@ -267,19 +272,28 @@ def test_receipts_are_visible_only_to_the_partner_that_made_the_share(
 
 
 class _CountingLane(ShareLane):
-    def __init__(self) -> None:
-        super().__init__(1, inline_rows=1000)
-        self.rows: list[int | None] = []
+    def __init__(self, inline_rows: int) -> None:
+        super().__init__(1, inline_rows=inline_rows)
+        self.asked: list[int | None] = []
+        self.runs = 0
 
-    async def run(self, func: Callable[[], T], *, rows: int | None = None) -> T:
-        self.rows.append(rows)
-        return await super().run(func, rows=rows)
+    def serves_inline(self, rows: int | None) -> bool:
+        self.asked.append(rows)
+        return super().serves_inline(rows)
+
+    async def run(self, func: Callable[[], T]) -> T:
+        self.runs += 1
+        return await super().run(func)
 
 
 @pytest.mark.parametrize(
-    ("accept", "query", "bound"),
-    [("application/json", "", 1000), ("application/json", "?limit=7", 7)]
-    + [("application/x-ndjson", "", None)],
+    ("accept", "query", "inline_rows", "asked", "runs"),
+    [
+        ("application/json", "", 1000, [1000], 0),
+        ("application/json", "?limit=7", 1000, [7], 0),
+        ("application/json", "?limit=7", 6, [7], 1),
+        ("application/x-ndjson", "", 1000, [], 1),
+    ],
 )
 def test_shares_are_served_in_the_worker_share_lane(
     app: FastAPI,
@@ -287,54 +301,171 @@ def test_shares_are_served_in_the_worker_share_lane(
     auth: Minter,
     accept: str,
     query: str,
-    bound: int | None,
+    inline_rows: int,
+    asked: list[int | None],
+    runs: int,
 ) -> None:
     # A JSON page is bounded by its limit (and may run on the event loop); a stream is not.
-    lane = app.state.share_lane = _CountingLane()
+    lane = app.state.share_lane = _CountingLane(inline_rows)
     headers = {**auth("lahti-education"), "Accept": accept}
     response = client.post(f"/v1/shares{query}", json=ECE_REQUEST, headers=headers)
     assert response.status_code == 200, response.text
-    assert lane.rows == [bound]
+    assert (lane.asked, lane.runs) == (asked, runs)
 
 
-@pytest.mark.parametrize(("inline_rows", "in_a_worker_thread"), [(1000, False), (0, True)])
+def _threads_of(
+    monkeypatch: pytest.MonkeyPatch, target: Any, *names: str
+) -> dict[str, list[tuple[str, str]]]:
+    """Record, for each method named, the thread of each call and how it ended."""
+    calls: dict[str, list[tuple[str, str]]] = {name: [] for name in names}
+
+    def recorded(name: str, func: Callable[..., T]) -> Callable[..., T]:
+        def call(*args: Any, **kwargs: Any) -> T:
+            where = "worker" if _in_worker_thread() else "loop"
+            try:
+                result = func(*args, **kwargs)
+            except Exception as error:
+                calls[name].append((where, type(error).__name__))
+                raise
+            calls[name].append((where, "returned"))
+            return result
+
+        return call
+
+    for name in names:
+        monkeypatch.setattr(target, name, recorded(name, getattr(target, name)))
+    return calls
+
+
+def _in_worker_thread() -> bool:
+    return threading.current_thread().name.startswith("AnyIO worker thread")
+
+
+@pytest.mark.parametrize(("inline_rows", "on_the_loop"), [(1000, True), (0, False)])
 def test_small_pages_and_cached_keys_are_handled_on_the_event_loop(
     app: FastAPI,
     client: TestClient,
     auth: Minter,
     monkeypatch: pytest.MonkeyPatch,
     inline_rows: int,
-    in_a_worker_thread: bool,
+    on_the_loop: bool,
 ) -> None:
     app.state.share_lane = ShareLane(1, inline_rows=inline_rows)
     service = app.state.share_service
-    runtime = app.state.runtime
-    threads: dict[str, list[str]] = {"share": [], "check": []}
-
-    def recorded(kind: str, func: Callable[..., T]) -> Callable[..., T]:
-        def call(*args: Any, **kwargs: Any) -> T:
-            threads[kind].append(threading.current_thread().name)
-            return func(*args, **kwargs)
-
-        return call
-
-    monkeypatch.setattr(service, "share_page", recorded("share", service.share_page))
-    monkeypatch.setattr(runtime.verifier, "check", recorded("check", runtime.verifier.check))
-    checks = []
+    shares = _threads_of(monkeypatch, service, "prepare_page", "commit_page")
+    checks = _threads_of(monkeypatch, app.state.runtime.verifier, "check")
+    counted = []
     for _ in range(2):
         headers = auth("lahti-education")
         response = client.post("/v1/shares?limit=5", json=ECE_REQUEST, headers=headers)
         assert response.status_code == 200, response.text
-        checks.append(len(threads["check"]))
-    worker = [name.startswith("AnyIO worker thread") for name in threads["share"]]
-    assert worker == [in_a_worker_thread] * 2
+        counted.append(len(checks["check"]))
+    where = "loop" if on_the_loop else "worker"
+    assert shares == {
+        "prepare_page": [(where, "returned")] * 2,
+        "commit_page": [(where, "returned")] * 2,
+    }
     # The partner's key was cached by the second request: checked once, on the event loop.
-    assert checks[1] - checks[0] == 1
-    assert not threads["check"][-1].startswith("AnyIO worker thread")
+    assert counted[1] - counted[0] == 1
+    assert checks["check"][-1] == ("loop", "returned")
+
+
+def _writer_elsewhere(app: FastAPI, how: str, seconds: float) -> threading.Thread:
+    """Hold the store's write lock for a while from another thread: through Tillit's write
+    turn (as the lineage shipper or another request would), or as a bare sqlite3 connection
+    outside it (a tool on the same file)."""
+    engine = app.state.runtime.engine
+    taken = threading.Event()
+
+    def hold() -> None:
+        if how == "turn":
+            with sqlite_writer(engine):
+                taken.set()
+                time.sleep(seconds)
+            return
+        connection = sqlite3.connect(engine.url.database, isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        taken.set()
+        time.sleep(seconds)
+        connection.execute("COMMIT")
+        connection.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert taken.wait(5)
+    return thread
+
+
+@pytest.mark.parametrize("how", ["turn", "sqlite3"])
+def test_a_page_on_the_loop_waits_for_a_busy_writer_in_the_lane_never_on_the_loop(
+    app: FastAPI,
+    client: TestClient,
+    auth: Minter,
+    monkeypatch: pytest.MonkeyPatch,
+    store_url: str,
+    how: str,
+) -> None:
+    app.state.share_lane = ShareLane(1, inline_rows=1000)
+    shares = _threads_of(monkeypatch, app.state.share_service, "prepare_page", "commit_page")
+    before = len(audit_rows(store_url))
+    writer = _writer_elsewhere(app, how, 0.5)
+    response = client.post("/v1/shares?limit=5", json=ECE_REQUEST, headers=auth("lahti-education"))
+    writer.join()
+    assert response.status_code == 200, response.text
+    # Refused on the loop at once, before anything was written, at each try; then waited for
+    # in the lane.
+    tries = [("loop", "WriteTurnBusy")] * (len(TURN_RETRY_PAUSES) + 1)
+    assert shares == {
+        "prepare_page": [("loop", "returned")],
+        "commit_page": [*tries, ("worker", "returned")],
+    }
+    records = audit_rows(store_url)[before:]
+    assert [(r.decision, r.share_id) for r in records] == [("permit", response.json()["share_id"])]
+
+
+def test_a_page_on_the_loop_takes_a_turn_freed_while_it_pauses(
+    app: FastAPI,
+    client: TestClient,
+    auth: Minter,
+    monkeypatch: pytest.MonkeyPatch,
+    store_url: str,
+) -> None:
+    app.state.share_lane = ShareLane(1, inline_rows=1000)
+    monkeypatch.setattr(shares_route, "TURN_RETRY_PAUSES", (0.01, 1.0))
+    shares = _threads_of(monkeypatch, app.state.share_service, "commit_page")
+    writer = _writer_elsewhere(app, "turn", 0.3)
+    response = client.post("/v1/shares?limit=5", json=ECE_REQUEST, headers=auth("lahti-education"))
+    writer.join()
+    assert response.status_code == 200, response.text
+    busy = ("loop", "WriteTurnBusy")
+    assert shares["commit_page"] == [busy, busy, ("loop", "returned")]
+    assert audit_rows(store_url)[-1].share_id == response.json()["share_id"]
+
+
+def test_a_refusal_on_the_loop_is_recorded_once_when_the_writer_is_busy(
+    app: FastAPI,
+    client: TestClient,
+    auth: Minter,
+    monkeypatch: pytest.MonkeyPatch,
+    store_url: str,
+) -> None:
+    app.state.share_lane = ShareLane(1, inline_rows=1000)
+    shares = _threads_of(monkeypatch, app.state.share_service, "commit_page")
+    before = len(audit_rows(store_url))
+    writer = _writer_elsewhere(app, "turn", 0.3)
+    request = {**ECE_REQUEST, "fields": ["dwelling_id"]}
+    response = client.post("/v1/shares", json=request, headers=auth("lahti-education"))
+    writer.join()
+    assert response.status_code == 403, response.text
+    tries = [("loop", "WriteTurnBusy")] * (len(TURN_RETRY_PAUSES) + 1)
+    assert shares["commit_page"] == [*tries, ("worker", "PolicyDenied")]
+    assert [r.decision for r in audit_rows(store_url)[before:]] == ["deny"]
 
 
 def test_the_worker_lane_follows_the_settings(app: FastAPI, settings: BrokerSettings) -> None:
-    assert app.state.share_lane.inline_rows == 0
+    assert app.state.share_lane.inline_rows == 1000
     assert app.state.share_lane.threads == 1
+    postgres = settings.model_copy(update={"database_url": "postgresql+psycopg://db/tillit"})
+    assert (postgres.share_lane_inline_rows(), postgres.share_lane_threads()) == (0, 8)
     tuned = create_app(settings.model_copy(update={"share_inline_rows": 50, "share_threads": 2}))
     assert (tuned.state.share_lane.inline_rows, tuned.state.share_lane.threads) == (50, 2)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import threading
+import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from broker.audit import audit_log, verify_chain
-from contracts.store import make_engine
+from broker.audit import audit_log, audit_transaction, verify_chain
+from contracts.store import WriteTurnBusy, make_engine
 from tests.broker.audit.workers import append_records
 from tests.schema import prepare_store
 
@@ -74,3 +77,32 @@ def test_two_processes_append_to_one_postgresql_chain(postgres_url: str) -> None
     engine.dispose()
     run_in_processes(postgres_url)
     assert_one_complete_chain(postgres_url)
+
+
+def test_an_audit_transaction_that_must_not_wait_writes_nothing_when_refused(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "store.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE t (x INTEGER)"))
+    outside = sqlite3.connect(path, isolation_level=None)
+    outside.execute("BEGIN IMMEDIATE")
+    started = time.monotonic()
+    with pytest.raises(WriteTurnBusy), audit_transaction(engine, wait=False) as conn:
+        conn.execute(sa.text("INSERT INTO t VALUES (1)"))
+    assert time.monotonic() - started < 1
+    outside.execute("COMMIT")
+    outside.close()
+    # SQLite's busy wait is back for the next writer on that connection.
+    with audit_transaction(engine, wait=False) as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 30000
+        conn.execute(sa.text("INSERT INTO t VALUES (2)"))
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT x FROM t")).scalars().all() == [2]
+
+
+def test_an_audit_transaction_on_postgresql_always_waits_its_turn() -> None:
+    engine = sa.create_engine("postgresql+psycopg://db/tillit")
+    with pytest.raises(ValueError, match="SQLite"), audit_transaction(engine, wait=False):
+        pass
