@@ -28,7 +28,8 @@ from lineage.transports import TillitStoreTransport, run_event_from_dict
 # shipper claims due rows in a short transaction, delivers them outside any transaction (a
 # transaction held across the network would block SQLite writers and pin PostgreSQL rows), then
 # marks them delivered or backs off; no event is dropped. Delivery to the transport is at least
-# once; the Tillit store records each event once by its event id.
+# once; the Tillit store records each event once by its event id. Into the Tillit store in the
+# outbox's own database, a batch is read, stored and marked delivered in one transaction.
 
 log = logging.getLogger(__name__)
 
@@ -160,13 +161,13 @@ class OutboxShipper(PollingWorker):
 
     def ship_once(self) -> int:
         """Deliver one batch of due events; the number delivered."""
-        claimed = self._claim(self._now())
         local = self._store_in_this_database()
-        if claimed and local is not None:
+        if local is not None:
             try:
-                return self._deliver_in_store(local, claimed)
+                return self._deliver_in_store(local)
             except Exception as error:  # the event-by-event path records each failure
                 log.warning("lineage batch not stored at once (%s); storing event by event", error)
+        claimed = self._claim(self._now())
         delivered = 0
         for index, row in enumerate(claimed):
             if self._stop.is_set():
@@ -190,32 +191,43 @@ class OutboxShipper(PollingWorker):
             return None
         return transport if transport.store.engine.url == self.engine.url else None
 
-    def _deliver_in_store(self, store: TillitStoreTransport, claimed: Sequence[_Claimed]) -> int:
-        """Store a claimed batch and mark it delivered in one transaction: exactly once, and one
-        write turn for the batch rather than two per event."""
+    def _deliver_in_store(self, store: TillitStoreTransport) -> int:
+        """Read a batch of due events, store them and mark them delivered, all in one
+        transaction: exactly once, one write turn and one commit for the batch, and no claim
+        lease written to each row (which rewrites the whole event) first. On PostgreSQL the
+        rows are locked as they are read, and rows another shipper holds are skipped."""
         table = lineage_outbox
         now = self._now()
         with sqlite_writer(self.engine), self.engine.begin() as conn:
-            store.record_in(conn, [row.payload for row in claimed], now)
+            rows = conn.execute(self._due_batch(now, table.c.payload)).all()
+            if not rows:
+                return 0
+            store.record_in(conn, [row.payload for row in rows], now)
             conn.execute(
                 table.update()
-                .where(table.c.id.in_([row.id for row in claimed]), table.c.delivered_at.is_(None))
+                .where(table.c.id.in_([row.id for row in rows]), table.c.delivered_at.is_(None))
                 .values(delivered_at=now)
             )
-        return len(claimed)
+        return len(rows)
 
-    def _claim(self, now: datetime) -> list[_Claimed]:
+    def _due_batch(self, now: datetime, *columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
+        """The oldest due rows' ids (and `columns`), one batch, locked on PostgreSQL."""
         table = lineage_outbox
-        due = sa.and_(table.c.delivered_at.is_(None), table.c.next_attempt_at <= now)
-        candidates = (
-            sa.select(table.c.id)
-            .where(due)
+        query = (
+            sa.select(table.c.id, *columns)
+            .where(table.c.delivered_at.is_(None), table.c.next_attempt_at <= now)
             .order_by(table.c.next_attempt_at, table.c.id)
             .limit(self.batch_size)
         )
         if self.engine.dialect.name == "postgresql":
             # Rows another worker is claiming are skipped, not waited for nor claimed twice.
-            candidates = candidates.with_for_update(skip_locked=True)
+            query = query.with_for_update(skip_locked=True)
+        return query
+
+    def _claim(self, now: datetime) -> list[_Claimed]:
+        table = lineage_outbox
+        due = sa.and_(table.c.delivered_at.is_(None), table.c.next_attempt_at <= now)
+        candidates = self._due_batch(now)
         # MATERIALIZED: evaluated once. As a plain IN subquery PostgreSQL may run the locking
         # LIMIT again for each row and claim the whole outbox in one go.
         chosen = candidates.cte("claimable").prefix_with("MATERIALIZED")

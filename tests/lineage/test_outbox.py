@@ -19,7 +19,7 @@ from broker.audit import append, audit_log, audit_transaction
 from contracts.registry import get_contract
 from lineage.events import PipelineRun, pipeline_complete, share_complete, to_dict
 from lineage.outbox import OutboxShipper, enqueue, lineage_outbox, pending_count, purge_delivered
-from lineage.store import LineageStore, event_id, lineage_column_edges
+from lineage.store import LineageStore, event_id, lineage_column_edges, lineage_events
 from lineage.transports import TillitStoreConfig, TillitStoreTransport, run_event_from_dict
 from lineage.validation import validate_event
 from orchestration.legacy.drop import FILES
@@ -261,3 +261,43 @@ def test_pipeline_and_share_events_reach_the_store_unchanged_and_valid(engine: E
         ).all()
     assert ("tillit://partner/lahti-education", "district") in district
     assert ("tillit://store", "POSTINUMERO") in district
+
+
+class _RefusingBatches(TillitStoreTransport):
+    """The store transport whose batch path fails (one event per emit still works)."""
+
+    def record_in(self, conn: Any, events: Any, now: Any) -> None:
+        raise sa.exc.OperationalError("INSERT", {}, Exception("batch refused"))
+
+
+def test_a_batch_into_this_databases_store_is_stored_and_marked_at_once(engine: Engine) -> None:
+    events = _fill(engine, 5)
+    store = LineageStore(engine)
+    transport = TillitStoreTransport(TillitStoreConfig(str(engine.url)), store)
+    statements: list[str] = []
+    sa.event.listen(engine, "commit", lambda conn: statements.append("COMMIT"))
+    clock = FakeClock()
+    assert OutboxShipper(engine, transport, clock, batch_size=3).ship_once() == 3
+    # One transaction read, stored and marked the batch: no lease was written first.
+    assert statements == ["COMMIT"]
+    rows = _outbox(engine)
+    delivered = [row for row in rows if row["delivered_at"] is not None]
+    assert [row["event_id"] for row in delivered] == [event_id(e) for e in events[:3]]
+    assert {row["attempts"] for row in rows} == {0}
+    assert {row["next_attempt_at"] for row in rows} == {T0.replace(tzinfo=None)}
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(sa.func.count()).select_from(lineage_events)).scalar_one()
+    assert stored == 3
+
+
+def test_a_batch_the_store_refuses_is_stored_event_by_event(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    events = _fill(engine, 4)
+    transport = _RefusingBatches(TillitStoreConfig(str(engine.url)), LineageStore(engine))
+    assert OutboxShipper(engine, transport, FakeClock()).ship_once() == 4
+    assert "storing event by event" in caplog.text
+    assert pending_count_now(engine) == 0
+    with engine.connect() as conn:
+        stored = set(conn.execute(sa.select(lineage_events.c.event_id)).scalars())
+    assert stored == {event_id(event) for event in events}
