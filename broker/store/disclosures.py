@@ -5,16 +5,18 @@ and the released subjects' keys packed into one value. Writing a row per subject
 an index ordered by subject, dirtied one index page per released person in every share and
 held SQLite's single writer (and the audit chain) for most of a share's time. The
 ``DisclosureIndexer`` copies pending batches into ``disclosure_subjects`` in the background,
-many shares per transaction in subject order, so each index page is written once per round
-rather than once per share. An index entry is only the raw 32-byte key and its batch's id
-(about 40 bytes), so a page holds a hundred of them; the share's details stay once in its
-batch. Reads merge both: the indexed entries and the batches not yet indexed, so a
-disclosure is visible to its citizen from the moment the share commits.
+many shares per transaction. The index is a posting list: one entry per subject and round,
+the raw 32-byte key and the ids of the round's batches that hold it, so a person released by
+many shares in one round (a class list fetched daily by several offices, a register paged
+through by several partners) costs one index entry, not one per share; the share's details
+stay once in its batch. Reads merge both: the indexed postings and the batches not yet
+indexed, so a disclosure is visible to its citizen from the moment the share commits.
 """
 
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,10 +34,15 @@ log = logging.getLogger(__name__)
 
 KEY_BYTES: Final = 32
 """A subject key is an HMAC-SHA256: 32 bytes, kept raw in the index."""
+ID_BYTES: Final = 8
+"""A batch id in a posting: unsigned, big-endian, so packed ids sort as the ids do."""
 ROUND_KEYS: Final = 20_000
 """Subjects the indexer copies per transaction (at least one whole batch): long enough to
-share index pages between many shares, short enough not to keep shares waiting on SQLite."""
+share postings and index pages between many shares, short enough not to keep shares waiting
+on SQLite."""
 _ROUND_BATCHES: Final = 256
+_IDS_AT_ONCE: Final = 500
+"""Batch ids a citizen's list reads details for per statement (well under SQLite's limit)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,15 +126,30 @@ def disclosures_of(conn: Connection, key: str, now: datetime) -> list[Disclosure
     found = {
         row.share_id: _disclosure(row) for row in pending if batch_holds(row.subject_keys, key)
     }
-    subjects = disclosure_subjects
-    indexed = conn.execute(
-        sa.select(*(batches.c[name] for name in _DETAILS))
-        .select_from(subjects.join(batches, batches.c.id == subjects.c.batch_id))
-        .where(subjects.c.subject_key == bytes.fromhex(key), batches.c.visible_from <= now)
-    ).all()
-    for row in indexed:
-        found.setdefault(row.share_id, _disclosure(row))
+    postings = conn.execute(
+        sa.select(disclosure_subjects.c.batch_ids).where(
+            disclosure_subjects.c.subject_key == bytes.fromhex(key)
+        )
+    ).scalars()
+    ids = sorted({batch_id for packed in postings for batch_id in unpack_batch_ids(packed)})
+    details = sa.select(*(batches.c[name] for name in _DETAILS))
+    for at in range(0, len(ids), _IDS_AT_ONCE):
+        chosen = ids[at : at + _IDS_AT_ONCE]
+        query = details.where(batches.c.id.in_(chosen), batches.c.visible_from <= now)
+        for row in conn.execute(query):
+            found.setdefault(row.share_id, _disclosure(row))
     return sorted(found.values(), key=_newest_first)
+
+
+def pack_batch_ids(ids: Iterable[int]) -> bytes:
+    """Batch ids, ascending, as one run of 8-byte big-endian values (a posting's ids)."""
+    ordered = sorted(ids)
+    return struct.pack(f">{len(ordered)}Q", *ordered)
+
+
+def unpack_batch_ids(packed: bytes) -> tuple[int, ...]:
+    """The batch ids of a packed posting, ascending."""
+    return struct.unpack(f">{len(packed) // ID_BYTES}Q", packed)
 
 
 def pending_batches(conn: Connection) -> int:
@@ -182,45 +204,43 @@ def _claim(engine: Engine, now: datetime, budget: int) -> sa.Update:
     )
 
 
-# One batch's entries in one statement, unpacked from the packed keys bound as a parameter:
-# slicing the stored column instead reads the whole packed value again for every key, and an
-# ``executemany`` takes the GIL back between rows while it holds the write lock.
-_SQLITE_ENTRIES: Final = (
-    "INSERT INTO disclosure_subjects (subject_key, batch_id) "
-    "WITH RECURSIVE numbers(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM numbers WHERE i + 1 < ?) "
-    "SELECT substr(?, i * 32 + 1, 32), ? FROM numbers"  # KEY_BYTES
-)
+def postings(claimed: Iterable[Any]) -> list[tuple[bytes, int, bytes]]:
+    """The index entries of a round's batches: one per subject, in subject order, as
+    (raw key, the posting's first batch id, its packed batch ids)."""
+    ids_by_key: dict[bytes, list[int]] = {}
+    for batch_id, packed in sorted((batch.id, bytes(batch.subject_keys)) for batch in claimed):
+        for at in range(0, len(packed), KEY_BYTES):
+            ids_by_key.setdefault(packed[at : at + KEY_BYTES], []).append(batch_id)
+    return [
+        (subject, ids[0], struct.pack(f">{len(ids)}Q", *ids))
+        for subject, ids in sorted(ids_by_key.items())
+    ]
 
 
 def _insert_entries(conn: Connection, claimed: Iterable[Any]) -> int:
-    """Write the index entries of claimed batches, each batch's in subject order (batches are
-    packed sorted), so neighbouring entries share index pages. Returns how many were written.
+    """Write the postings of claimed batches, in subject order so that neighbouring entries
+    share index pages. Returns how many subject entries the batches held.
 
-    On PostgreSQL the round is one statement over two arrays, its keys merged into subject
-    order; on SQLite it is one statement per batch.
+    On PostgreSQL the round is one statement over three arrays; on SQLite it is one
+    ``executemany``.
     """
-    batches = [(batch.id, bytes(batch.subject_keys)) for batch in claimed]
+    entries = postings(claimed)
+    if not entries:
+        return 0
     if conn.dialect.name == "postgresql":
-        entries = sorted(
-            (packed[at : at + KEY_BYTES], batch_id)
-            for batch_id, packed in batches
-            for at in range(0, len(packed), KEY_BYTES)
+        subjects, firsts, packed = zip(*entries, strict=True)
+        conn.exec_driver_sql(
+            "INSERT INTO disclosure_subjects (subject_key, first_batch_id, batch_ids) "
+            "SELECT * FROM unnest(%s::bytea[], %s::bigint[], %s::bytea[])",
+            (list(subjects), list(firsts), list(packed)),
         )
-        if entries:
-            keys, batch_ids = zip(*entries, strict=True)
-            conn.exec_driver_sql(
-                "INSERT INTO disclosure_subjects (subject_key, batch_id) "
-                "SELECT * FROM unnest(%s::bytea[], %s::bigint[])",
-                (list(keys), list(batch_ids)),
-            )
-        return len(entries)
-    written = 0
-    for batch_id, packed in batches:
-        count = len(packed) // KEY_BYTES
-        if count:
-            conn.exec_driver_sql(_SQLITE_ENTRIES, (count, packed, batch_id))
-            written += count
-    return written
+    else:
+        conn.exec_driver_sql(
+            "INSERT INTO disclosure_subjects (subject_key, first_batch_id, batch_ids) "
+            "VALUES (?, ?, ?)",
+            entries,
+        )
+    return sum(len(ids) for _, _, ids in entries) // ID_BYTES
 
 
 @dataclass(frozen=True, slots=True)

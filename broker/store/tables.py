@@ -60,16 +60,21 @@ disclosure_subjects = sa.Table(
     metadata,
     # The raw 32-byte HMAC of the identity code, never the code.
     sa.Column("subject_key", sa.LargeBinary, primary_key=True),
+    # The lowest of the posting's batch ids: a batch is indexed once, so postings written by
+    # different rounds (or concurrent indexers) never share it.
     sa.Column(
-        "batch_id",
+        "first_batch_id",
         sa.BigInteger().with_variant(sa.Integer, "sqlite"),
         primary_key=True,
         autoincrement=False,
     ),
+    # The ids of the round's batches that hold the subject, ascending, 8 bytes big-endian each.
+    sa.Column("batch_ids", sa.LargeBinary, nullable=False),
     # On SQLite the rows live in the key's own B-tree: no second copy in a separate index.
     sqlite_with_rowid=False,
-    comment="The per-subject disclosure index: which share batches released data about whom. "
-    "The share's details are read from disclosure_batches.",
+    comment="The per-subject disclosure index: one posting per subject and indexing round, "
+    "naming the share batches that released data about them. The share's details are read "
+    "from disclosure_batches.",
 )
 
 subject_restrictions = sa.Table(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
@@ -21,9 +21,11 @@ from broker.store.disclosures import (
     batch_holds,
     disclosures_of,
     index_pending,
+    pack_batch_ids,
     pack_subject_keys,
     pending_batches,
     record_batch,
+    unpack_batch_ids,
     unpack_subject_keys,
 )
 from broker.store.tables import disclosure_batches, disclosure_subjects
@@ -92,10 +94,35 @@ def about(engine: Engine, subject: str, now: datetime = NOW) -> list[str]:
 
 
 def index_rows(engine: Engine) -> list[tuple[str, str]]:
-    """The per-subject index as (hex key, share id) pairs."""
-    entries, batches = disclosure_subjects, disclosure_batches
-    query = sa.select(entries.c.subject_key, batches.c.share_id).join(
-        batches, batches.c.id == entries.c.batch_id
+    """The per-subject index as (hex key, share id) pairs, one per posted batch."""
+    with engine.connect() as conn:
+        shares = dict(
+            conn.execute(sa.select(disclosure_batches.c.id, disclosure_batches.c.share_id)).all()
+        )
+        postings = conn.execute(
+            sa.select(disclosure_subjects.c.subject_key, disclosure_subjects.c.batch_ids)
+        ).all()
+    return sorted(
+        (bytes(row.subject_key).hex(), shares[batch_id])
+        for row in postings
+        for batch_id in unpack_batch_ids(row.batch_ids)
+    )
+
+
+def posting_count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(sa.select(sa.func.count()).select_from(disclosure_subjects)).scalar_one()
+        )
+
+
+# ``disclosure_subjects`` as revision 0004 kept it: one entry per subject and batch.
+entry_index = sa.table("disclosure_subjects", sa.column("subject_key"), sa.column("batch_id"))
+
+
+def entry_rows(engine: Engine) -> list[tuple[str, str]]:
+    query = sa.select(entry_index.c.subject_key, disclosure_batches.c.share_id).join(
+        disclosure_batches, disclosure_batches.c.id == entry_index.c.batch_id
     )
     with engine.connect() as conn:
         return sorted((bytes(row.subject_key).hex(), row.share_id) for row in conn.execute(query))
@@ -295,3 +322,96 @@ def about_wide(engine: Engine, subject: str) -> list[str]:
     # Newest first, as disclosures_of orders them; the names above sort that way by date.
     order = ["pending", "indexed", "legacy"]
     return sorted(found, key=order.index)
+
+
+@given(ids=st.lists(st.integers(min_value=0, max_value=2**63 - 1), max_size=40))
+def test_packed_batch_ids_read_back_in_order(ids: list[int]) -> None:
+    packed = pack_batch_ids(ids)
+    assert len(packed) == 8 * len(ids)
+    assert unpack_batch_ids(packed) == tuple(sorted(ids))
+
+
+def test_a_subject_released_by_many_shares_of_a_round_is_one_posting(engine: Engine) -> None:
+    alice = key("alice")
+    for number in range(50):
+        share(engine, f"s{number:02}", [alice, key(number)], at=NOW - timedelta(minutes=number))
+    assert index_pending(engine, NOW).subjects == 100
+    # alice's one posting names all fifty batches; each other subject has a posting of one.
+    assert posting_count(engine) == 51
+    assert len(index_rows(engine)) == 100
+    assert about(engine, alice) == [f"s{number:02}" for number in range(50)]
+    assert about(engine, key(7)) == ["s07"]
+    # A later round writes a posting of its own; the list reads both.
+    share(engine, "later", [alice], at=NOW)
+    index_pending(engine, NOW)
+    assert posting_count(engine) == 52
+    assert about(engine, alice) == ["later"] + [f"s{number:02}" for number in range(50)]
+
+
+_examples = iter(range(10**9))
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    plan=st.lists(
+        st.tuples(
+            st.sets(st.integers(min_value=0, max_value=5), max_size=6),
+            st.one_of(st.none(), st.integers(min_value=1, max_value=12)),
+        ),
+        min_size=1,
+        max_size=14,
+    )
+)
+def test_every_disclosure_is_listed_once_however_the_rounds_fall(
+    engine: Engine, plan: list[tuple[set[int], int | None]]
+) -> None:
+    """Shares of a small pool of people, with indexing rounds of any budget between them (or
+    none): each person's list is exactly the shares that released them, newest first."""
+    example = next(_examples)
+    pool = [key((example, person)) for person in range(6)]
+    expected: dict[str, list[str]] = {subject: [] for subject in pool}
+    for number, (people, budget) in enumerate(plan):
+        share_id = f"e{example}-s{number:02}"
+        share(
+            engine,
+            share_id,
+            [pool[person] for person in people],
+            at=NOW + timedelta(seconds=number),
+        )
+        for person in people:
+            expected[pool[person]].insert(0, share_id)
+        if budget is not None:
+            index_pending(engine, NOW + timedelta(minutes=1), budget=budget)
+    later = NOW + timedelta(minutes=1)
+    assert {subject: about(engine, subject, later) for subject in pool} == expected
+    while index_pending(engine, later).batches:
+        pass
+    assert {subject: about(engine, subject, later) for subject in pool} == expected
+
+
+def test_downgrading_to_one_entry_a_batch_and_back_keeps_the_index(engine: Engine) -> None:
+    alice, bob = key("alice"), key("bob")
+    for number in range(3):
+        share(
+            engine,
+            f"s{number}",
+            [alice] + ([bob] if number == 1 else []),
+            at=NOW - timedelta(hours=number),
+        )
+    index_pending(engine, NOW)
+    share(engine, "pending", [bob], at=NOW)
+    indexed = [(alice, "s0"), (alice, "s1"), (alice, "s2"), (bob, "s1")]
+    before = {subject: about(engine, subject) for subject in (alice, bob)}
+    assert before == {alice: ["s0", "s1", "s2"], bob: ["pending", "s1"]}
+
+    downgrade(engine, "0004")
+    assert entry_rows(engine) == sorted(indexed)
+    with engine.connect() as conn:
+        assert pending_batches(conn) == 1
+
+    upgrade(engine)
+    assert index_rows(engine) == sorted(indexed)
+    assert posting_count(engine) == 2
+    assert {subject: about(engine, subject) for subject in before} == before

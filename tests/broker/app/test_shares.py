@@ -306,6 +306,9 @@ def test_shares_are_served_in_the_worker_share_lane(
     runs: int,
 ) -> None:
     # A JSON page is bounded by its limit (and may run on the event loop); a stream is not.
+    # The background indexer is stopped: holding the write turn, it would send an inline
+    # page's audit transaction to the lane (a busy writer is tested in api/test_share_lane.py).
+    assert app.state.disclosure_indexer.stop(timeout=10)
     lane = app.state.share_lane = _CountingLane(inline_rows)
     headers = {**auth("lahti-education"), "Accept": accept}
     response = client.post(f"/v1/shares{query}", json=ECE_REQUEST, headers=headers)
