@@ -28,6 +28,7 @@ from broker.runtime import BrokerRuntime, build_runtime
 from broker.sharing.service import ShareService
 from broker.store.disclosures import DisclosureIndexer
 from broker.web import router as web_pages
+from contracts.background import runner_lock
 from lineage.outbox import OutboxShipper
 from lineage.transports import build_transport
 
@@ -52,7 +53,10 @@ def create_app(
     shipper = _lineage_shipper(settings, runtime)
     indexer = (
         DisclosureIndexer(
-            runtime.engine, runtime.clock, poll_interval=settings.disclosure_index_seconds
+            runtime.engine,
+            runtime.clock,
+            poll_interval=settings.disclosure_index_seconds,
+            runner_lock=runner_lock(runtime.engine, "disclosure-indexer"),
         )
         if settings.disclosure_indexing
         else None
@@ -113,7 +117,11 @@ def _lineage_shipper(settings: BrokerSettings, runtime: BrokerRuntime) -> Outbox
         return None
     transport = build_transport(settings.database_url)
     return OutboxShipper(
-        runtime.engine, transport, runtime.clock, poll_interval=settings.lineage_poll_seconds
+        runtime.engine,
+        transport,
+        runtime.clock,
+        poll_interval=settings.lineage_poll_seconds,
+        runner_lock=runner_lock(runtime.engine, "lineage-shipper"),
     )
 
 

@@ -1,21 +1,88 @@
-"""A daemon thread that repeats one unit of background work until it is stopped."""
+"""A daemon thread that repeats one unit of background work until it is stopped, and the lock
+that lets one process on a machine run a kind of background work on a SQLite database."""
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
+
+try:
+    import fcntl
+except ImportError:  # Windows: every process runs its background work
+    fcntl = None  # type: ignore[assignment]
+
+from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
 
 
+class RunnerLock:
+    """The right to be the one process running one kind of background work on one SQLite
+    database: an exclusive flock on a file beside the database, taken without waiting and then
+    held while the process lives. When the holder ends (or stops the work), the kernel frees
+    the lock and the next worker to try takes the work over.
+
+    SQLite admits one writer: several uvicorn workers each running a lineage shipper or a
+    disclosure indexer only queue behind one another for the write lock, each with half the
+    batch, and every commit empties the other connections' page caches.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._pid = 0
+
+    def held(self) -> bool:
+        """Whether this process holds the lock, taking it if it is free."""
+        if fcntl is None:
+            return True
+        if self._fd is not None and self._pid == os.getpid():
+            return True
+        # A descriptor inherited through fork shares its lock with the parent: open our own.
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd, self._pid = fd, os.getpid()
+        log.info("this process (pid %s) now holds %s", self._pid, self.path)
+        return True
+
+    def release(self) -> None:
+        """Let another process take the work (closing the file frees the flock)."""
+        fd, self._fd = self._fd, None
+        if fd is not None and self._pid == os.getpid():
+            os.close(fd)
+
+
+def runner_lock(engine: Engine, kind: str) -> RunnerLock | None:
+    """The lock for one kind of background work on the engine's SQLite file; None where every
+    process may run it (PostgreSQL, whose workers share batches with SKIP LOCKED, or an
+    in-memory SQLite database, which no other process sees)."""
+    database = engine.url.database
+    text = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        return None
+    if "mode=memory" in text:
+        return None
+    return RunnerLock(f"{database}.{kind}.lock")
+
+
 class PollingWorker:
     """Runs ``work_once`` in a daemon thread: again at once while it says more is waiting, else
-    after ``poll_interval`` seconds. A failing round is logged and retried, never fatal."""
+    after ``poll_interval`` seconds. A failing round is logged and retried, never fatal.
+
+    With a ``runner_lock``, it works only while this process holds the lock, and tries to take
+    it at every pause.
+    """
 
     thread_name = "tillit-worker"
 
-    def __init__(self, *, poll_interval: float) -> None:
+    def __init__(self, *, poll_interval: float, runner_lock: RunnerLock | None = None) -> None:
         self.poll_interval = poll_interval
+        self.runner_lock = runner_lock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -40,11 +107,16 @@ class PollingWorker:
         return not self._thread.is_alive()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                more = self.work_once()
-            except Exception:  # a database hiccup must not end the work for good
-                log.exception("%s failed; retrying", self.thread_name)
+        try:
+            while not self._stop.is_set():
                 more = False
-            if not more and self._stop.wait(self.poll_interval):
-                break
+                if self.runner_lock is None or self.runner_lock.held():
+                    try:
+                        more = self.work_once()
+                    except Exception:  # a database hiccup must not end the work for good
+                        log.exception("%s failed; retrying", self.thread_name)
+                if not more and self._stop.wait(self.poll_interval):
+                    break
+        finally:
+            if self.runner_lock is not None:
+                self.runner_lock.release()

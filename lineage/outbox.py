@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from openlineage.client.transport import Transport
 from sqlalchemy.engine import Connection, Engine
 
-from contracts.background import PollingWorker
+from contracts.background import PollingWorker, RunnerLock
 from contracts.sqlite_direct import insert_row
 from contracts.store import metadata, sqlite_writer
 from lineage.store import (
@@ -131,8 +131,9 @@ class OutboxShipper(PollingWorker):
         lease: float = 300.0,
         poll_interval: float = 1.0,
         rng: random.Random | None = None,
+        runner_lock: RunnerLock | None = None,
     ) -> None:
-        super().__init__(poll_interval=poll_interval)
+        super().__init__(poll_interval=poll_interval, runner_lock=runner_lock)
         self.batch_size = batch_size
         self.engine = engine
         self.transport = transport
@@ -199,10 +200,12 @@ class OutboxShipper(PollingWorker):
         table = lineage_outbox
         now = self._now()
         with sqlite_writer(self.engine), self.engine.begin() as conn:
-            rows = conn.execute(self._due_batch(now, table.c.payload)).all()
+            rows = conn.execute(self._due_batch(now, table.c.event_id, table.c.payload)).all()
             if not rows:
                 return 0
-            store.record_in(conn, [row.payload for row in rows], now)
+            store.record_in(
+                conn, [row.payload for row in rows], now, ids=[row.event_id for row in rows]
+            )
             conn.execute(
                 table.update()
                 .where(table.c.id.in_([row.id for row in rows]), table.c.delivered_at.is_(None))

@@ -240,16 +240,26 @@ def record_in(conn: Connection, event: LineageEvent, *, now: datetime | None = N
 
 
 def record_many(
-    conn: Connection, events: Sequence[LineageEvent], *, now: datetime | None = None
+    conn: Connection,
+    events: Sequence[LineageEvent],
+    *,
+    now: datetime | None = None,
+    ids: Sequence[str] | None = None,
 ) -> int:
     """Store events and their edges in the caller's transaction, each event once; how many
-    were new. The edges of a batch are written together, one statement per table."""
+    were new. The edges of a batch are written together, one statement per table.
+
+    ``ids``: the events' ``event_id``s where the caller already holds them (the outbox keeps
+    each event's id beside it).
+    """
     recorded_at = (now or datetime.now(UTC)).astimezone(UTC)
     dataset_edges: list[dict[str, Any]] = []
     column_edges: list[dict[str, Any]] = []
     new = 0
-    for event in events:
-        identity = event_id(event)
+    if ids is not None and len(ids) != len(events):
+        raise ValueError(f"{len(ids)} event ids for {len(events)} events")
+    for number, event in enumerate(events):
+        identity = event_id(event) if ids is None else ids[number]
         run, job = event["run"], event["job"]
         when = event_time_utc(event)
         row = {

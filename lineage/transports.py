@@ -81,10 +81,17 @@ class TillitStoreTransport(Transport):
         """Record the event; False if the store already had it."""
         return self.store.record(Serde.to_dict(event))
 
-    def record_in(self, conn: Connection, events: Sequence[LineageEvent], now: datetime) -> None:
+    def record_in(
+        self,
+        conn: Connection,
+        events: Sequence[LineageEvent],
+        now: datetime,
+        ids: Sequence[str] | None = None,
+    ) -> None:
         """Store events (as JSON-ready data) in the caller's transaction on the store's database:
-        how the outbox shipper of the same database delivers a batch exactly once."""
-        record_many(conn, events, now=now)
+        how the outbox shipper of the same database delivers a batch exactly once. ``ids``:
+        the events' ids, where the caller holds them."""
+        record_many(conn, events, now=now, ids=ids)
 
     def close(self, timeout: float = -1) -> bool:
         """Release the store's connections if this transport opened them."""

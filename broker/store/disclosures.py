@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from broker.store.tables import disclosure_batches, disclosure_subjects
-from contracts.background import PollingWorker
+from contracts.background import PollingWorker, RunnerLock
 from contracts.sqlite_direct import insert_row
 from contracts.store import sqlite_writer
 
@@ -275,8 +275,9 @@ class DisclosureIndexer(PollingWorker):
         *,
         budget: int = ROUND_KEYS,
         poll_interval: float = 1.0,
+        runner_lock: RunnerLock | None = None,
     ) -> None:
-        super().__init__(poll_interval=poll_interval)
+        super().__init__(poll_interval=poll_interval, runner_lock=runner_lock)
         self.engine = engine
         self.clock = clock
         self.budget = budget

@@ -102,6 +102,25 @@ def test_remembered_json_lists_are_never_confused(engine: sa.Engine, doc: list[A
     assert [type(item) for item in stored] == [type(item) for item in doc]
 
 
+def test_remembered_times_are_never_confused(engine: sa.Engine) -> None:
+    # The rows of one batch often share one time object; an equal time in another zone is
+    # written with its own wall time, as SQLAlchemy writes it.
+    when = datetime(2026, 1, 2, 10, 0, tzinfo=UTC)
+    same_instant = when.astimezone(timezone(timedelta(hours=2)))
+    times = [when, when, same_instant, None, when, datetime(2026, 1, 2, 10, 0)]
+    rows = [{"id": number, "at": at} for number, at in enumerate(times, start=1)]
+    with engine.begin() as conn:
+        conn.execute(DIRECT.delete())
+        conn.execute(EXECUTED.delete())
+        insert_rows(conn, DIRECT, rows)
+        conn.execute(EXECUTED.insert(), rows)
+    with engine.connect() as conn:
+        direct = conn.exec_driver_sql("SELECT id, at FROM direct_rows ORDER BY id").all()
+        executed = conn.exec_driver_sql("SELECT id, at FROM executed_rows ORDER BY id").all()
+    assert [tuple(row) for row in direct] == [tuple(row) for row in executed]
+    assert direct[2].at != direct[0].at
+
+
 def _duplicates_are_skipped(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         conn.execute(DIRECT.delete())

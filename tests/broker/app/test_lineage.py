@@ -8,6 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from broker.config.settings import BrokerSettings
+from broker.main import create_app
 from lineage.outbox import OutboxShipper
 from lineage.transports import build_transport
 from lineage.validation import validate_event
@@ -160,3 +162,26 @@ def test_the_dataset_graph_goes_up_and_down_and_partners_see_only_their_deliveri
     )
     store = client.get("/v1/lineage/datasets/tillit://store/persons", headers=auth("kela"))
     assert other.status_code == store.status_code == 404
+
+
+def test_on_sqlite_one_worker_process_runs_each_kind_of_background_work(
+    settings: BrokerSettings,
+) -> None:
+    # Two uvicorn workers over one SQLite file: the first to start holds each kind's lock,
+    # the other serves requests only until the holder ends.
+    first = create_app(settings.model_copy(update={"lineage_shipping": True}))
+    second = create_app(settings.model_copy(update={"lineage_shipping": True}))
+    for kind in ("lineage_shipper", "disclosure_indexer"):
+        mine, theirs = (
+            getattr(first.state, kind).runner_lock,
+            getattr(second.state, kind).runner_lock,
+        )
+        assert mine.path == theirs.path
+        assert mine.path.startswith(settings.database_url.removeprefix("sqlite:///"))
+        try:
+            assert mine.held()
+            assert not theirs.held()
+        finally:
+            mine.release()
+        assert theirs.held()
+        theirs.release()
