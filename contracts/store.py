@@ -157,13 +157,41 @@ def json_text(value: Any) -> str:
         return json.dumps(value)
 
 
+# Every digit as "0", everything else as a space: a run of 19 zeros is a run of 19 digits.
+_DIGITS: Final = bytes(
+    ord("0") if ord("0") <= byte <= ord("9") else ord(" ") for byte in range(256)
+)
+_LONG_DIGIT_RUN: Final = b"0" * 19
+
+
+def json_value(text: str | bytes) -> Any:
+    """The value of a JSON column's text, exactly as ``json.loads`` reads it.
+
+    orjson reads it (a 5.5 KB lineage event in 25 µs here, json.loads in 62 µs), except where
+    it could read it differently: a run of 19 or more digits (orjson reads an integer beyond 64
+    bits as a float, silently) and anything orjson refuses (NaN, Infinity, a number beyond a
+    double's range, an escaped lone surrogate) go to json.loads. Finding the digit runs costs
+    about 8 µs for the same event.
+    """
+    # Anything else goes to json.loads, which refuses it with the TypeError a driver expects
+    # (SQLAlchemy returns a number SQLite stored in a JSON column when json.loads refuses it).
+    if isinstance(text, str | bytes | bytearray):
+        try:
+            data = text.encode() if isinstance(text, str) else text
+            if _LONG_DIGIT_RUN not in data.translate(_DIGITS):
+                return orjson.loads(data)
+        except (UnicodeEncodeError, orjson.JSONDecodeError):
+            pass
+    return json.loads(text)
+
+
 def make_engine(url: str) -> Engine:
     """An engine: WAL and a busy timeout on SQLite; pre-ping and a connect timeout on servers."""
     if url.startswith("sqlite"):
         database = sa.engine.make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, json_serializer=json_text)
+        engine = sa.create_engine(url, json_serializer=json_text, json_deserializer=json_value)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "handle_error", _reopen_read_only)
         return engine
@@ -172,7 +200,11 @@ def make_engine(url: str) -> Engine:
     parsed = sa.engine.make_url(url)
     connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 5}
     return sa.create_engine(
-        url, pool_pre_ping=True, connect_args=connect_args, json_serializer=json_text
+        url,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+        json_serializer=json_text,
+        json_deserializer=json_value,
     )
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts.store import json_text, make_engine
+from contracts.store import json_text, json_value, make_engine
 
 
 def test_sqlite_connections_get_the_store_settings(tmp_path: Path) -> None:
@@ -62,3 +62,57 @@ def test_a_json_column_keeps_non_ascii_text_and_large_integers(tmp_path: Path) -
         conn.execute(table.insert(), {"doc": doc})
     with engine.connect() as conn:
         assert conn.execute(sa.select(table.c.doc)).scalar_one() == doc
+
+
+_ANY_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.sampled_from([2**63 - 1, -(2**63), -(2**63) - 1, 2**64 - 1, 2**64, 10**18, -(10**18)])
+    | st.floats()
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _spelled(value: Any) -> str:
+    """A value as json.dumps spells it: tells 1 from 1.0 and True, and -0.0 from 0.0."""
+    return json.dumps(value, sort_keys=False)
+
+
+@settings(max_examples=300)
+@given(value=_ANY_JSON, ascii_only=st.booleans())
+def test_a_json_column_reads_exactly_what_json_loads_reads(value: Any, ascii_only: bool) -> None:
+    for text in (json.dumps(value, ensure_ascii=ascii_only), json_text(value)):
+        assert _spelled(json_value(text)) == _spelled(json.loads(text))
+        assert _spelled(json_value(text.encode())) == _spelled(json.loads(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "123456789012345678901234567890",
+        "-9223372036854775809",
+        "18446744073709551616",
+        "[1e400, -1e400, 1e-400]",
+        "NaN",
+        '"\\ud800"',
+        '{"a": 1, "b": 2, "a": 3}',
+        "[1.0000000000000002, 0.1, -0.0, 1E5]",
+        '{"id": "12345678901234567890123", "n": 7}',
+    ],
+)
+def test_what_orjson_could_read_differently_is_read_by_json_loads(text: str) -> None:
+    assert _spelled(json_value(text)) == _spelled(json.loads(text))
+
+
+def test_text_that_is_not_json_is_refused_as_json_loads_refuses_it() -> None:
+    for text in ("", "{", "01", "[1,]", "\ufeff[]"):
+        with pytest.raises(json.JSONDecodeError):
+            json_value(text)
+    # A number SQLite returns from a JSON column is refused as json.loads refuses it, which
+    # is how SQLAlchemy knows to return it as it is.
+    for value in (5, 2**70, 1.5):
+        with pytest.raises(TypeError):
+            json_value(value)  # type: ignore[arg-type]
