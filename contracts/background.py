@@ -14,6 +14,8 @@ except ImportError:  # Windows: every process runs its background work
 
 from sqlalchemy.engine import Engine
 
+from contracts.store import sqlite_file
+
 log = logging.getLogger(__name__)
 
 
@@ -61,13 +63,8 @@ def runner_lock(engine: Engine, kind: str) -> RunnerLock | None:
     """The lock for one kind of background work on the engine's SQLite file; None where every
     process may run it (PostgreSQL, whose workers share batches with SKIP LOCKED, or an
     in-memory SQLite database, which no other process sees)."""
-    database = engine.url.database
-    text = engine.url.render_as_string(hide_password=False)
-    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
-        return None
-    if "mode=memory" in text:
-        return None
-    return RunnerLock(f"{database}.{kind}.lock")
+    database = sqlite_file(engine.url) if engine.dialect.name == "sqlite" else None
+    return RunnerLock(f"{database}.{kind}.lock") if database else None
 
 
 class PollingWorker:

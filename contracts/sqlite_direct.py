@@ -191,7 +191,7 @@ class _SqliteInsert:
         columns = [table.c[name] for name in names]
         self._names = names
         self._processors = [
-            _wrapped(column.type, process)
+            _memoised(process) if isinstance(column.type, sa.JSON) and process else process
             for column, process in (
                 (column, column.type.dialect_impl(dialect).bind_processor(dialect))
                 for column in columns
@@ -229,38 +229,6 @@ class _SqliteInsert:
             row[name] if process is None else process(row[name])
             for name, process in zip(self._names, self._processors, strict=True)
         )
-
-
-def _wrapped(
-    type_: sa.types.TypeEngine[Any], process: Callable[[Any], Any] | None
-) -> Callable[[Any], Any] | None:
-    """A column's bind processor, remembering what repeats from one row to the next."""
-    if process is None:
-        return None
-    if isinstance(type_, sa.JSON):
-        return _memoised(process)
-    if isinstance(type_, sa.DateTime):
-        return _last_time(process)
-    return process
-
-
-def _last_time(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """A time column's bind processor remembering the text of the last time it wrote: the
-    rows of one batch (a lineage event's edges) often carry the very same time object."""
-    last: tuple[Any, Any] = (None, None)
-
-    def run(value: Any) -> Any:
-        nonlocal last
-        # One read and one write of the pair, so threads sharing the insert never mix two.
-        seen, text = last
-        # The same object (times are immutable), not an equal one: equal times in two zones
-        # are written differently.
-        if value is None or value is not seen:
-            text = process(value)
-            last = (value, text)
-        return text
-
-    return run
 
 
 def _memoised(process: Callable[[Any], Any]) -> Callable[[Any], Any]:

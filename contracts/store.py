@@ -377,14 +377,22 @@ _WRITE_TURNS_GUARD = threading.Lock()
 _TURN_OF_ENGINE: weakref.WeakKeyDictionary[Engine, _WriteTurn] = weakref.WeakKeyDictionary()
 
 
+def sqlite_file(url: URL) -> str | None:
+    """The file of a SQLite database URL on disk; None for an in-memory one (which no other
+    process sees)."""
+    database, text = url.database, url.render_as_string(hide_password=False)
+    if database in (None, "", ":memory:") or "mode=memory" in text:
+        return None
+    return database
+
+
 def _write_turn(url: URL) -> _WriteTurn:
     """The one write turn of a database URL in this process (created on first use)."""
     with _WRITE_TURNS_GUARD:
         turn = _WRITE_TURNS.get(url)
         if turn is None:
-            database, text = url.database, url.render_as_string(hide_password=False)
-            on_disk = database not in (None, "", ":memory:") and "mode=memory" not in text
-            turn = _WRITE_TURNS[url] = _WriteTurn(f"{database}.writers" if on_disk else None)
+            database = sqlite_file(url)
+            turn = _WRITE_TURNS[url] = _WriteTurn(f"{database}.writers" if database else None)
         return turn
 
 

@@ -211,10 +211,7 @@ def postings(claimed: Iterable[Any]) -> list[tuple[bytes, int, bytes]]:
     for batch_id, packed in sorted((batch.id, bytes(batch.subject_keys)) for batch in claimed):
         for at in range(0, len(packed), KEY_BYTES):
             ids_by_key.setdefault(packed[at : at + KEY_BYTES], []).append(batch_id)
-    return [
-        (subject, ids[0], struct.pack(f">{len(ids)}Q", *ids))
-        for subject, ids in sorted(ids_by_key.items())
-    ]
+    return [(subject, ids[0], pack_batch_ids(ids)) for subject, ids in sorted(ids_by_key.items())]
 
 
 def _insert_entries(conn: Connection, claimed: Iterable[Any]) -> int:

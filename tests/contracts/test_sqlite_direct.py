@@ -102,7 +102,7 @@ def test_remembered_json_lists_are_never_confused(engine: sa.Engine, doc: list[A
     assert [type(item) for item in stored] == [type(item) for item in doc]
 
 
-def test_remembered_times_are_never_confused(engine: sa.Engine) -> None:
+def test_times_in_a_batch_are_written_as_sqlalchemy_writes_them(engine: sa.Engine) -> None:
     # The rows of one batch often share one time object; an equal time in another zone is
     # written with its own wall time, as SQLAlchemy writes it.
     when = datetime(2026, 1, 2, 10, 0, tzinfo=UTC)
