@@ -90,13 +90,17 @@ class ShareService:
 
     def serves_on_event_loop(self) -> bool:
         """Whether a page may be prepared on the event loop now: the store is SQLite (where
-        reads never wait for writers) and the connection pool has an idle connection, so no
-        checkout waits for another thread to give one back."""
+        reads never wait for writers) and a checkout cannot wait for another thread to give a
+        connection back, because one is idle or fewer than the pool's size are in use (so a
+        new one is opened). Background work holding connections while it waits for the write
+        turn leaves the pool able to open more."""
         engine = self.runtime.engine
         if engine.dialect.name != "sqlite":
             return False
         pool = engine.pool
-        return not isinstance(pool, QueuePool) or pool.checkedin() > 0
+        if not isinstance(pool, QueuePool):
+            return True
+        return pool.checkedin() > 0 or pool.checkedout() < pool.size()
 
     # -- deciding -------------------------------------------------------------------------
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -295,6 +294,7 @@ class _CountingLane(ShareLane):
         ("application/x-ndjson", "", 1000, [], 1),
     ],
 )
+@pytest.mark.usefixtures("no_background_indexer")
 def test_shares_are_served_in_the_worker_share_lane(
     app: FastAPI,
     client: TestClient,
@@ -306,9 +306,6 @@ def test_shares_are_served_in_the_worker_share_lane(
     runs: int,
 ) -> None:
     # A JSON page is bounded by its limit (and may run on the event loop); a stream is not.
-    # The background indexer is stopped: holding the write turn, it would send an inline
-    # page's audit transaction to the lane (a busy writer is tested in api/test_share_lane.py).
-    assert app.state.disclosure_indexer.stop(timeout=10)
     lane = app.state.share_lane = _CountingLane(inline_rows)
     headers = {**auth("lahti-education"), "Accept": accept}
     response = client.post(f"/v1/shares{query}", json=ECE_REQUEST, headers=headers)
@@ -316,10 +313,41 @@ def test_shares_are_served_in_the_worker_share_lane(
     assert (lane.asked, lane.runs) == (asked, runs)
 
 
+@pytest.fixture
+def no_background_indexer(app: FastAPI, client: TestClient) -> None:
+    """Stop the disclosure indexer: holding the write turn or a pooled connection while it
+    waits for a busy writer, it would decide where a page goes instead of the test (a busy
+    writer is tested in api/test_share_lane.py)."""
+    assert app.state.disclosure_indexer.stop(timeout=10)
+
+
+def test_a_page_is_prepared_on_the_loop_unless_a_checkout_would_wait(app: FastAPI) -> None:
+    service, pool = app.state.share_service, app.state.runtime.engine.pool
+    held = [app.state.runtime.engine.connect() for _ in range(pool.size() - 1)]
+    try:
+        # Every connection opened so far is in use, and the pool may still open one more.
+        assert pool.checkedin() == 0
+        assert service.serves_on_event_loop()
+        held.append(app.state.runtime.engine.connect())
+        assert not service.serves_on_event_loop()
+        held.pop().close()
+        assert service.serves_on_event_loop()
+    finally:
+        for connection in held:
+            connection.close()
+
+
+BUSY_ON_THE_LOOP = ("loop", "WriteTurnBusy")
+
+
 def _threads_of(
-    monkeypatch: pytest.MonkeyPatch, target: Any, *names: str
+    monkeypatch: pytest.MonkeyPatch,
+    target: Any,
+    *names: str,
+    release: tuple[int, threading.Event] | None = None,
 ) -> dict[str, list[tuple[str, str]]]:
-    """Record, for each method named, the thread of each call and how it ended."""
+    """Record, for each method named, the thread of each call and how it ended; with
+    `release` (n, event), set the event once n calls found the write turn busy on the loop."""
     calls: dict[str, list[tuple[str, str]]] = {name: [] for name in names}
 
     def recorded(name: str, func: Callable[..., T]) -> Callable[..., T]:
@@ -329,6 +357,8 @@ def _threads_of(
                 result = func(*args, **kwargs)
             except Exception as error:
                 calls[name].append((where, type(error).__name__))
+                if release is not None and calls[name].count(BUSY_ON_THE_LOOP) == release[0]:
+                    release[1].set()
                 raise
             calls[name].append((where, "returned"))
             return result
@@ -373,10 +403,10 @@ def test_small_pages_and_cached_keys_are_handled_on_the_event_loop(
     assert checks["check"][-1] == ("loop", "returned")
 
 
-def _writer_elsewhere(app: FastAPI, how: str, seconds: float) -> threading.Thread:
-    """Hold the store's write lock for a while from another thread: through Tillit's write
-    turn (as the lineage shipper or another request would), or as a bare sqlite3 connection
-    outside it (a tool on the same file)."""
+def _writer_elsewhere(app: FastAPI, how: str, release: threading.Event) -> threading.Thread:
+    """Hold the store's write lock from another thread until `release` is set: through
+    Tillit's write turn (as the lineage shipper or another request would), or as a bare
+    sqlite3 connection outside it (a tool on the same file)."""
     engine = app.state.runtime.engine
     taken = threading.Event()
 
@@ -384,12 +414,12 @@ def _writer_elsewhere(app: FastAPI, how: str, seconds: float) -> threading.Threa
         if how == "turn":
             with sqlite_writer(engine):
                 taken.set()
-                time.sleep(seconds)
+                release.wait(10)
             return
         connection = sqlite3.connect(engine.url.database, isolation_level=None)
         connection.execute("BEGIN IMMEDIATE")
         taken.set()
-        time.sleep(seconds)
+        release.wait(10)
         connection.execute("COMMIT")
         connection.close()
 
@@ -400,6 +430,7 @@ def _writer_elsewhere(app: FastAPI, how: str, seconds: float) -> threading.Threa
 
 
 @pytest.mark.parametrize("how", ["turn", "sqlite3"])
+@pytest.mark.usefixtures("no_background_indexer")
 def test_a_page_on_the_loop_waits_for_a_busy_writer_in_the_lane_never_on_the_loop(
     app: FastAPI,
     client: TestClient,
@@ -409,15 +440,22 @@ def test_a_page_on_the_loop_waits_for_a_busy_writer_in_the_lane_never_on_the_loo
     how: str,
 ) -> None:
     app.state.share_lane = ShareLane(1, inline_rows=1000)
-    shares = _threads_of(monkeypatch, app.state.share_service, "prepare_page", "commit_page")
+    tries = [BUSY_ON_THE_LOOP] * (len(TURN_RETRY_PAUSES) + 1)
+    release = threading.Event()
+    shares = _threads_of(
+        monkeypatch,
+        app.state.share_service,
+        "prepare_page",
+        "commit_page",
+        release=(len(tries), release),
+    )
     before = len(audit_rows(store_url))
-    writer = _writer_elsewhere(app, how, 0.5)
+    writer = _writer_elsewhere(app, how, release)
     response = client.post("/v1/shares?limit=5", json=ECE_REQUEST, headers=auth("lahti-education"))
     writer.join()
     assert response.status_code == 200, response.text
     # Refused on the loop at once, before anything was written, at each try; then waited for
     # in the lane.
-    tries = [("loop", "WriteTurnBusy")] * (len(TURN_RETRY_PAUSES) + 1)
     assert shares == {
         "prepare_page": [("loop", "returned")],
         "commit_page": [*tries, ("worker", "returned")],
@@ -426,6 +464,7 @@ def test_a_page_on_the_loop_waits_for_a_busy_writer_in_the_lane_never_on_the_loo
     assert [(r.decision, r.share_id) for r in records] == [("permit", response.json()["share_id"])]
 
 
+@pytest.mark.usefixtures("no_background_indexer")
 def test_a_page_on_the_loop_takes_a_turn_freed_while_it_pauses(
     app: FastAPI,
     client: TestClient,
@@ -435,16 +474,18 @@ def test_a_page_on_the_loop_takes_a_turn_freed_while_it_pauses(
 ) -> None:
     app.state.share_lane = ShareLane(1, inline_rows=1000)
     monkeypatch.setattr(shares_route, "TURN_RETRY_PAUSES", (0.01, 1.0))
-    shares = _threads_of(monkeypatch, app.state.share_service, "commit_page")
-    writer = _writer_elsewhere(app, "turn", 0.3)
+    release = threading.Event()
+    shares = _threads_of(monkeypatch, app.state.share_service, "commit_page", release=(2, release))
+    writer = _writer_elsewhere(app, "turn", release)
     response = client.post("/v1/shares?limit=5", json=ECE_REQUEST, headers=auth("lahti-education"))
     writer.join()
     assert response.status_code == 200, response.text
-    busy = ("loop", "WriteTurnBusy")
+    busy = BUSY_ON_THE_LOOP
     assert shares["commit_page"] == [busy, busy, ("loop", "returned")]
     assert audit_rows(store_url)[-1].share_id == response.json()["share_id"]
 
 
+@pytest.mark.usefixtures("no_background_indexer")
 def test_a_refusal_on_the_loop_is_recorded_once_when_the_writer_is_busy(
     app: FastAPI,
     client: TestClient,
@@ -453,14 +494,17 @@ def test_a_refusal_on_the_loop_is_recorded_once_when_the_writer_is_busy(
     store_url: str,
 ) -> None:
     app.state.share_lane = ShareLane(1, inline_rows=1000)
-    shares = _threads_of(monkeypatch, app.state.share_service, "commit_page")
+    tries = [BUSY_ON_THE_LOOP] * (len(TURN_RETRY_PAUSES) + 1)
+    release = threading.Event()
+    shares = _threads_of(
+        monkeypatch, app.state.share_service, "commit_page", release=(len(tries), release)
+    )
     before = len(audit_rows(store_url))
-    writer = _writer_elsewhere(app, "turn", 0.3)
+    writer = _writer_elsewhere(app, "turn", release)
     request = {**ECE_REQUEST, "fields": ["dwelling_id"]}
     response = client.post("/v1/shares", json=request, headers=auth("lahti-education"))
     writer.join()
     assert response.status_code == 403, response.text
-    tries = [("loop", "WriteTurnBusy")] * (len(TURN_RETRY_PAUSES) + 1)
     assert shares["commit_page"] == [*tries, ("worker", "PolicyDenied")]
     assert [r.decision for r in audit_rows(store_url)[before:]] == ["deny"]
 
