@@ -42,6 +42,10 @@ from lineage.namespaces import (
 )
 from lineage.transports import run_event_from_dict
 
+# The transform an agreement names for a field released as stored (the policy engine gives
+# it to every released field without another): an identity, not a masking, in column lineage.
+RELEASED_AS_STORED: Final = "keep"
+
 
 def _released_lineage(
     contract: Contract, fields_released: Sequence[str], transforms: Mapping[str, str]
@@ -49,7 +53,7 @@ def _released_lineage(
     lineage: dict[str, cl.Fields] = {}
     for name in fields_released:
         transform = transforms.get(name)
-        if transform is None:
+        if transform in (None, RELEASED_AS_STORED):
             transformation = cl.Transformation(type="DIRECT", subtype="IDENTITY", masking=False)
         else:
             # Pseudonymising and generalising both hide the stored value from the partner.

@@ -211,7 +211,11 @@ def test_share_event_carries_its_terms_and_delivers_to_the_partner() -> None:
 
 
 def test_share_column_lineage_marks_transformed_fields_as_masked() -> None:
-    event = _share(get_contract("persons"))
+    contract = get_contract("persons")
+    released = [s.name for s in contract.fields if s.identifier is not IdentifierKind.DIRECT]
+    # As the policy engine gives them: every released field with its transform, "keep" included.
+    transforms = dict.fromkeys(released, "keep") | {"first_names": "pseudonymise"}
+    event = _share(contract, transforms=transforms)
     lineage = event["outputs"][0]["facets"]["columnLineage"]["fields"]
     (masked,) = lineage["first_names"]["inputFields"]
     (kept,) = lineage["district"]["inputFields"]
@@ -223,6 +227,7 @@ def test_share_column_lineage_marks_transformed_fields_as_masked() -> None:
     assert masked["transformations"][0]["masking"] is True
     assert masked["transformations"][0]["description"] == "pseudonymise"
     assert kept["transformations"][0]["subtype"] == "IDENTITY"
+    assert kept["transformations"][0]["masking"] is False
 
 
 def test_share_refuses_fields_the_contract_does_not_have() -> None:
