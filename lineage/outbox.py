@@ -193,14 +193,32 @@ class OutboxShipper(PollingWorker):
         return transport if transport.store.engine.url == self.engine.url else None
 
     def _deliver_in_store(self, store: TillitStoreTransport) -> int:
-        """Read a batch of due events, store them and mark them delivered, all in one
-        transaction: exactly once, one write turn and one commit for the batch, and no claim
-        lease written to each row (which rewrites the whole event) first. On PostgreSQL the
-        rows are locked as they are read, and rows another shipper holds are skipped."""
+        """Store a batch of due events and mark them delivered in one transaction: exactly
+        once, one write turn and one commit for the batch, and no claim lease written to each
+        row (which rewrites the whole event) first.
+
+        On SQLite the batch is read and its payloads parsed before the write turn is taken
+        (readers never wait for the writer), so requests wait for the turn only while the batch
+        is written; in the turn, rows delivered meanwhile are left out. On PostgreSQL the rows
+        are locked as they are read, and rows another shipper holds are skipped."""
         table = lineage_outbox
         now = self._now()
+        due = self._due_batch(now, table.c.event_id, table.c.payload)
+        read_first = self.engine.dialect.name == "sqlite"
+        if read_first:
+            with self.engine.connect() as conn:
+                rows = conn.execute(due).all()
+            if not rows:
+                return 0
         with sqlite_writer(self.engine), self.engine.begin() as conn:
-            rows = conn.execute(self._due_batch(now, table.c.event_id, table.c.payload)).all()
+            if read_first:
+                undelivered = sa.select(table.c.id).where(
+                    table.c.id.in_([row.id for row in rows]), table.c.delivered_at.is_(None)
+                )
+                still = set(conn.execute(undelivered).scalars())
+                rows = [row for row in rows if row.id in still]
+            else:
+                rows = conn.execute(due).all()
             if not rows:
                 return 0
             store.record_in(

@@ -39,8 +39,14 @@ class CountingStoreTransport(TillitStoreTransport):
         self.delivered.append(event_id(Serde.to_dict(event)))
         return stored
 
-    def record_in(self, conn: Any, events: Sequence[LineageEvent], now: datetime) -> None:
-        super().record_in(conn, events, now)
+    def record_in(
+        self,
+        conn: Any,
+        events: Sequence[LineageEvent],
+        now: datetime,
+        ids: Sequence[str] | None = None,
+    ) -> None:
+        super().record_in(conn, events, now, ids=ids)
         self.delivered.extend(map(event_id, events))
 
 
