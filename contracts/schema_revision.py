@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_REVISIONS: Final = ("0001", "0002", "0003", "0004", "0005")
+SCHEMA_REVISIONS: Final = ("0001", "0002", "0003", "0004", "0005", "0006")
 """Every migration revision, oldest first; the last is the one this release needs.
 
 A test checks this against the migration scripts, so adding a migration without naming it

@@ -58,7 +58,14 @@ lineage_outbox = sa.Table(
         postgresql_where=sa.text("delivered_at IS NULL"),
         sqlite_where=sa.text("delivered_at IS NULL"),
     ),
-    sa.Index("ix_lineage_outbox_delivered_at", "delivered_at"),
+    # Delivered rows only (for purging them): holding the undelivered under NULL, it was the
+    # index SQLite chose for the due batch, reading every queued event to sort them.
+    sa.Index(
+        "ix_lineage_outbox_delivered_at",
+        "delivered_at",
+        postgresql_where=sa.text("delivered_at IS NOT NULL"),
+        sqlite_where=sa.text("delivered_at IS NOT NULL"),
+    ),
     comment="Lineage events committed with their cause and waiting for (or past) delivery.",
 )
 
@@ -197,39 +204,34 @@ class OutboxShipper(PollingWorker):
         once, one write turn and one commit for the batch, and no claim lease written to each
         row (which rewrites the whole event) first.
 
-        On SQLite the batch is read and its payloads parsed before the write turn is taken
-        (readers never wait for the writer), so requests wait for the turn only while the batch
-        is written; in the turn, rows delivered meanwhile are left out. On PostgreSQL the rows
-        are locked as they are read, and rows another shipper holds are skipped."""
+        On SQLite, SQLite copies the batch into the store and derives its edges itself
+        (``record_queued``), so no payload is parsed in Python while the write turn, which
+        every share's audit record also waits for, is held. On PostgreSQL the rows are locked
+        as they are read, and rows another shipper holds are skipped."""
         table = lineage_outbox
         now = self._now()
-        due = self._due_batch(now, table.c.event_id, table.c.payload)
-        read_first = self.engine.dialect.name == "sqlite"
-        if read_first:
-            with self.engine.connect() as conn:
-                rows = conn.execute(due).all()
-            if not rows:
-                return 0
         with sqlite_writer(self.engine), self.engine.begin() as conn:
-            if read_first:
-                undelivered = sa.select(table.c.id).where(
-                    table.c.id.in_([row.id for row in rows]), table.c.delivered_at.is_(None)
-                )
-                still = set(conn.execute(undelivered).scalars())
-                rows = [row for row in rows if row.id in still]
-            else:
-                rows = conn.execute(due).all()
-            if not rows:
-                return 0
+            if self.engine.dialect.name == "sqlite":
+                ids = list(conn.execute(self._due_batch(now)).scalars())
+                if not ids or store.record_queued(conn, ids, now) is not None:
+                    return self._mark_batch(conn, ids, now)
+            rows = conn.execute(self._due_batch(now, table.c.event_id, table.c.payload)).all()
             store.record_in(
                 conn, [row.payload for row in rows], now, ids=[row.event_id for row in rows]
             )
+            return self._mark_batch(conn, [row.id for row in rows], now)
+
+    @staticmethod
+    def _mark_batch(conn: Connection, ids: list[int], now: datetime) -> int:
+        """Mark a stored batch delivered in its transaction; its size."""
+        if ids:
+            table = lineage_outbox
             conn.execute(
                 table.update()
-                .where(table.c.id.in_([row.id for row in rows]), table.c.delivered_at.is_(None))
+                .where(table.c.id.in_(ids), table.c.delivered_at.is_(None))
                 .values(delivered_at=now)
             )
-        return len(rows)
+        return len(ids)
 
     def _due_batch(self, now: datetime, *columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
         """The oldest due rows' ids (and `columns`), one batch, locked on PostgreSQL."""

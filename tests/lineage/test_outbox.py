@@ -80,6 +80,26 @@ def _fill(engine: Engine, count: int) -> list[dict[str, Any]]:
     return events
 
 
+def test_the_due_batch_is_read_from_its_own_index_on_sqlite(engine: Engine) -> None:
+    # Not the delivery-time index, through which SQLite read and sorted every queued event.
+    _fill(engine, 5)
+    transport = TillitStoreTransport(TillitStoreConfig(str(engine.url)), LineageStore(engine))
+    shipper = OutboxShipper(engine, transport, FakeClock())
+    executed: list[tuple[str, Any]] = []
+
+    def remember(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        executed.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", remember)
+    with engine.connect() as conn:
+        assert len(conn.execute(shipper._due_batch(T0 + timedelta(seconds=1))).all()) == 5
+        statement, parameters = executed[-1]
+        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+    assert [row[3] for row in plan] == [
+        "SEARCH lineage_outbox USING INDEX ix_lineage_outbox_due (next_attempt_at<?)"
+    ]
+
+
 def test_a_rolled_back_share_leaves_neither_audit_record_nor_lineage_event(engine: Engine) -> None:
     with (
         pytest.raises(RuntimeError, match="response could not be sent"),
@@ -266,7 +286,10 @@ def test_pipeline_and_share_events_reach_the_store_unchanged_and_valid(engine: E
 class _RefusingBatches(TillitStoreTransport):
     """The store transport whose batch path fails (one event per emit still works)."""
 
-    def record_in(self, conn: Any, events: Any, now: Any) -> None:
+    def record_in(self, conn: Any, events: Any, now: Any, ids: Any = None) -> None:
+        raise sa.exc.OperationalError("INSERT", {}, Exception("batch refused"))
+
+    def record_queued(self, conn: Any, ids: Any, now: Any) -> int | None:
         raise sa.exc.OperationalError("INSERT", {}, Exception("batch refused"))
 
 
