@@ -200,38 +200,25 @@ class OutboxShipper(PollingWorker):
         return transport if transport.store.engine.url == self.engine.url else None
 
     def _deliver_in_store(self, store: TillitStoreTransport) -> int:
-        """Store a batch of due events and mark them delivered in one transaction: exactly
-        once, one write turn and one commit for the batch, and no claim lease written to each
-        row (which rewrites the whole event) first.
-
-        On SQLite, SQLite copies the batch into the store and derives its edges itself
-        (``record_queued``), so no payload is parsed in Python while the write turn, which
-        every share's audit record also waits for, is held. On PostgreSQL the rows are locked
-        as they are read, and rows another shipper holds are skipped."""
+        """Read a batch of due events, store them and mark them delivered, all in one
+        transaction: exactly once, one write turn and one commit for the batch, and no claim
+        lease written to each row (which rewrites the whole event) first. On PostgreSQL the
+        rows are locked as they are read, and rows another shipper holds are skipped."""
         table = lineage_outbox
         now = self._now()
         with sqlite_writer(self.engine), self.engine.begin() as conn:
-            if self.engine.dialect.name == "sqlite":
-                ids = list(conn.execute(self._due_batch(now)).scalars())
-                if not ids or store.record_queued(conn, ids, now) is not None:
-                    return self._mark_batch(conn, ids, now)
             rows = conn.execute(self._due_batch(now, table.c.event_id, table.c.payload)).all()
+            if not rows:
+                return 0
             store.record_in(
                 conn, [row.payload for row in rows], now, ids=[row.event_id for row in rows]
             )
-            return self._mark_batch(conn, [row.id for row in rows], now)
-
-    @staticmethod
-    def _mark_batch(conn: Connection, ids: list[int], now: datetime) -> int:
-        """Mark a stored batch delivered in its transaction; its size."""
-        if ids:
-            table = lineage_outbox
             conn.execute(
                 table.update()
-                .where(table.c.id.in_(ids), table.c.delivered_at.is_(None))
+                .where(table.c.id.in_([row.id for row in rows]), table.c.delivered_at.is_(None))
                 .values(delivered_at=now)
             )
-        return len(ids)
+        return len(rows)
 
     def _due_batch(self, now: datetime, *columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
         """The oldest due rows' ids (and `columns`), one batch, locked on PostgreSQL."""

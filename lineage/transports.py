@@ -29,7 +29,6 @@ from sqlalchemy.engine import Connection
 
 from contracts.schema_revision import require_current_schema
 from contracts.store import make_engine
-from lineage.queued import record_queued
 from lineage.store import LineageEvent, LineageStore, record_many
 
 if TYPE_CHECKING:
@@ -93,12 +92,6 @@ class TillitStoreTransport(Transport):
         how the outbox shipper of the same database delivers a batch exactly once. ``ids``:
         the events' ids, where the caller holds them."""
         record_many(conn, events, now=now, ids=ids)
-
-    def record_queued(self, conn: Connection, ids: Sequence[int], now: datetime) -> int | None:
-        """Store the outbox rows `ids` of a SQLite store's own database in the caller's
-        transaction, SQLite deriving the edges itself; how many were new, or None where the
-        batch must go through ``record_in`` instead (nothing was written)."""
-        return record_queued(conn, ids, now)
 
     def close(self, timeout: float = -1) -> bool:
         """Release the store's connections if this transport opened them."""

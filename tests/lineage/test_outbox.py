@@ -289,9 +289,6 @@ class _RefusingBatches(TillitStoreTransport):
     def record_in(self, conn: Any, events: Any, now: Any, ids: Any = None) -> None:
         raise sa.exc.OperationalError("INSERT", {}, Exception("batch refused"))
 
-    def record_queued(self, conn: Any, ids: Any, now: Any) -> int | None:
-        raise sa.exc.OperationalError("INSERT", {}, Exception("batch refused"))
-
 
 def test_a_batch_into_this_databases_store_is_stored_and_marked_at_once(engine: Engine) -> None:
     events = _fill(engine, 5)

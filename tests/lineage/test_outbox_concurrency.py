@@ -49,13 +49,6 @@ class CountingStoreTransport(TillitStoreTransport):
         super().record_in(conn, events, now, ids=ids)
         self.delivered.extend(map(event_id, events))
 
-    def record_queued(self, conn: Any, ids: Sequence[int], now: datetime) -> int | None:
-        stored = super().record_queued(conn, ids, now)
-        if stored is not None:
-            query = sa.select(lineage_outbox.c.event_id).where(lineage_outbox.c.id.in_(ids))
-            self.delivered.extend(conn.execute(query).scalars())
-        return stored
-
 
 def ship_until_empty(url: str, start_together: Any, report: str | None = None) -> list[str]:
     """Ship small batches until the outbox is empty; the ids this shipper delivered."""
