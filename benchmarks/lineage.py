@@ -118,7 +118,10 @@ def _last_outbox_id(database_url: str) -> int:
 
 def lineage_overhead_slow_backend(broker: BrokerUnderTest, quick: bool) -> Result:
     """Share p50 with lineage shipped to a 500 ms-per-event HTTP backend, against shipping off."""
-    rounds, per_round = (5, 20) if quick else (7, 40)
+    # Round p50s of a few milliseconds swing by more than the 5% the target allows on a shared
+    # machine (seven rounds gave ratios from 0.87 to 1.10 in runs of the same build), so a full
+    # run takes the median of fifteen.
+    rounds, per_round = (5, 20) if quick else (15, 40)
     url = broker.settings.database_url
     with _SlowBackend() as backend:
         server = threading.Thread(target=backend.serve_forever, daemon=True)
