@@ -11,6 +11,7 @@ SQLAlchemy statement.
 from __future__ import annotations
 
 import functools
+import operator
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -190,12 +191,17 @@ class _SqliteInsert:
             raise ValueError(f"{table.name}: give {', '.join(missing)} (defaults not applied)")
         columns = [table.c[name] for name in names]
         self._names = names
+        # The row's values in column order in one call, then only the columns whose type
+        # converts its value for sqlite3: edges and records bind a dozen values each.
+        self._pick = operator.itemgetter(*names)
+        self._single = len(names) == 1
         self._processors = [
-            _memoised(process) if isinstance(column.type, sa.JSON) and process else process
-            for column, process in (
+            (number, _memoised_for(column.type, process))
+            for number, (column, process) in enumerate(
                 (column, column.type.dialect_impl(dialect).bind_processor(dialect))
                 for column in columns
             )
+            if process is not None
         ]
         marks = ", ".join("?" for _ in names)
         conflict = f" ON CONFLICT ({ignore}) DO NOTHING" if ignore else ""
@@ -225,10 +231,41 @@ class _SqliteInsert:
     def _values(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
         if len(row) != len(self._names):
             raise ValueError(f"a row of {sorted(row)} where {list(self._names)} were expected")
-        return tuple(
-            row[name] if process is None else process(row[name])
-            for name, process in zip(self._names, self._processors, strict=True)
-        )
+        picked = self._pick(row)
+        values = [picked] if self._single else list(picked)
+        for number, process in self._processors:
+            values[number] = process(values[number])
+        return tuple(values)
+
+
+def _memoised_for(
+    kind: sa.types.TypeEngine[Any], process: Callable[[Any], Any]
+) -> Callable[[Any], Any]:
+    """The column's bind processor, remembering what repeats from row to row."""
+    if isinstance(kind, sa.JSON):
+        return _memoised(process)
+    if isinstance(kind, sa.DateTime):
+        return _same_as_last(process)
+    return process
+
+
+def _same_as_last(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A time column's bind processor that reuses its text for the very object it wrote last:
+    the edges of one lineage event all carry the event's time."""
+    last: tuple[Any, Any] = (object(), None)
+
+    def run(value: Any) -> Any:
+        nonlocal last
+        # One tuple, read and replaced whole, so threads sharing the insert never pair one
+        # time with another's text.
+        seen = last
+        if value is seen[0]:
+            return seen[1]
+        text = process(value)
+        last = (value, text)
+        return text
+
+    return run
 
 
 def _memoised(process: Callable[[Any], Any]) -> Callable[[Any], Any]:

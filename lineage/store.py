@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import operator
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -292,11 +293,15 @@ def record_many(
 def _upsert_seen(conn: Connection, table: sa.Table, edges: list[dict[str, Any]]) -> None:
     """Record each distinct edge once, widening its first/last-seen window to its events' times."""
     keys = [column.name for column in table.primary_key.columns]
+    key_of = operator.itemgetter(*keys)
     seen: dict[tuple[Any, ...], tuple[datetime, datetime]] = {}
     for edge in edges:
-        key, when = tuple(edge[name] for name in keys), edge["event_time"]
-        first, last = seen.get(key, (when, when))
-        seen[key] = (min(first, when), max(last, when))
+        key, when = key_of(edge), edge["event_time"]
+        window = seen.get(key)
+        if window is None:
+            seen[key] = (when, when)
+        elif when < window[0] or when > window[1]:
+            seen[key] = (min(window[0], when), max(window[1], when))
     if not seen:
         return
     values = [

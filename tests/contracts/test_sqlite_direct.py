@@ -121,6 +121,17 @@ def test_times_in_a_batch_are_written_as_sqlalchemy_writes_them(engine: sa.Engin
     assert direct[2].at != direct[0].at
 
 
+def test_a_row_of_one_column_and_a_row_of_other_columns(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(DIRECT.delete())
+        assert insert_row(conn, DIRECT, {"id": 7})
+        insert_rows(conn, DIRECT, [{"id": 8}, {"id": 9}])
+        with pytest.raises(KeyError):
+            insert_row(conn, DIRECT, {"id": 10, "keys": "misspelt"}, ignore_duplicate=None)
+        ids = conn.execute(sa.select(DIRECT.c.id).order_by(DIRECT.c.id)).scalars().all()
+    assert ids == [7, 8, 9]
+
+
 def _duplicates_are_skipped(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         conn.execute(DIRECT.delete())
