@@ -100,7 +100,10 @@ def prepare_broker(store: Path, work: Path, keep_persons: int | None = None) -> 
     # A write-ahead log left by an earlier run in a kept work folder belongs to the old copy.
     for leftover in (work / "store.db-wal", work / "store.db-shm"):
         leftover.unlink(missing_ok=True)
-    shutil.copy(store, copy)
+    # SQLite's backup copies what the store holds, its write-ahead log included; a copy of the
+    # file alone would miss every write not yet checkpointed into it.
+    with closing(sqlite3.connect(store)) as source, closing(sqlite3.connect(copy)) as target:
+        source.backup(target)
     if keep_persons is not None:
         with closing(sqlite3.connect(copy)) as conn, conn:
             conn.execute("DELETE FROM persons WHERE rowid > ?", (keep_persons,))

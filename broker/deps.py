@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from broker.api.audit_groups import AuditGroups
 from broker.api.limits import ShareLane
 from broker.auth.jwks import KeyNotCached
 from broker.auth.principal import Principal
@@ -48,6 +49,12 @@ async def get_subject_exporter(request: Request) -> SubjectExporter:
     return exporter
 
 
+async def get_audit_groups(request: Request) -> AuditGroups:
+    """The groups this worker audits the pages it prepares on its event loop in."""
+    groups: AuditGroups = request.app.state.audit_groups
+    return groups
+
+
 async def get_share_lane(request: Request) -> ShareLane:
     """The threads this worker serves shares in."""
     lane: ShareLane = request.app.state.share_lane
@@ -56,6 +63,7 @@ async def get_share_lane(request: Request) -> ShareLane:
 
 Runtime = Annotated[BrokerRuntime, Depends(get_runtime)]
 Lane = Annotated[ShareLane, Depends(get_share_lane)]
+Groups = Annotated[AuditGroups, Depends(get_audit_groups)]
 Shares = Annotated[ShareService, Depends(get_share_service)]
 Consents = Annotated[ConsentService, Depends(get_consent_service)]
 Exporter = Annotated[SubjectExporter, Depends(get_subject_exporter)]

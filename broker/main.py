@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from broker.api.audit_groups import AuditGroups
 from broker.api.limits import BodySizeLimitMiddleware, RateLimiter, ShareLane
 from broker.api.problems import install_problem_handlers
 from broker.api.routes import (
@@ -93,6 +94,7 @@ def create_app(
     app.state.disclosure_indexer = indexer
     app.state.share_service = ShareService(runtime)
     app.state.subject_exporter = SubjectExporter(runtime, app.state.share_service.recorder)
+    app.state.audit_groups = AuditGroups(app.state.share_service)
     app.state.share_lane = ShareLane(
         settings.share_lane_threads(), inline_rows=settings.share_lane_inline_rows()
     )

@@ -251,10 +251,10 @@ class ShareLane:
 
     On SQLite, JSON pages of at most `inline_rows` rows skip the thread: they are decided, read
     and released on the event loop, one at a time, as a synchronous worker serves requests, and
-    their audit transaction runs there too when the write turn is free at once; when another
-    writer holds it (the other workers, the lineage shipper, a pipeline load holding it for the
-    whole load), the transaction waits in the lane's thread instead, so the loop never waits
-    for a lock. Under the throughput benchmark's load (three alternating pairs of runs) pages
+    audited there too, in groups (``AuditGroups``), when the write turn is free at once; when
+    another writer holds it (the other workers, the lineage shipper, a pipeline load holding it
+    for the whole load), the transaction waits in the lane's thread instead, so the loop never
+    waits for a lock. Under the throughput benchmark's load (three alternating pairs of runs) pages
     served so cost 6-11% less CPU and the workers served 12% more of them. The loop does
     nothing else while a page runs (about 1.5 ms for 100 rows, 8 ms for 1,000, in process).
     Streams and larger pages always take the thread.

@@ -34,11 +34,26 @@ from broker.sharing.models import ShareReceipt, ShareRequestBody
 from broker.store import rows as store_rows
 from broker.store.disclosures import record_packed
 from broker.store.tables import share_receipts
-from contracts.sqlite_direct import insert_row
+from contracts.sqlite_direct import insert_row, run_on_driver, sqlite_driver
 from lineage.events import share_complete_dict, with_audit_position
 from lineage.outbox import enqueue
 
 logger = logging.getLogger(__name__)
+
+
+class AuditTransactionLost(ServiceUnavailable):
+    """A failed part of an audit transaction could not be taken back alone: the whole
+    transaction has failed, and nothing of it is released (503)."""
+
+    def __init__(self) -> None:
+        super().__init__("the audit log cannot be written; nothing was released")
+
+
+def unwritable(error: SQLAlchemyError) -> ServiceUnavailable:
+    """The 503 of a request whose audit record could not be written."""
+    error_503 = ServiceUnavailable("the audit log cannot be written; nothing was released")
+    error_503.__cause__ = error
+    return error_503
 
 
 @dataclass(frozen=True)
@@ -81,9 +96,35 @@ class ShareRecorder:
                 yield conn
         except SQLAlchemyError as error:
             logger.error("audit log not writable, nothing released: %s", error)
-            raise ServiceUnavailable(
-                "the audit log cannot be written; nothing was released"
-            ) from error
+            raise unwritable(error) from error
+
+    @contextmanager
+    def apart(self, conn: Connection) -> Iterator[None]:
+        """A part of the open audit transaction that is taken back alone if it fails (a
+        savepoint; on SQLite sent to sqlite3 itself). Where the part cannot be taken back alone
+        (SQLite rolls a whole transaction back on a full disk), AuditTransactionLost is raised:
+        the transaction as a whole has failed."""
+        driver = sqlite_driver(conn)
+
+        def run(*statements: str) -> None:
+            try:
+                for sql in statements:
+                    if driver is None:
+                        conn.exec_driver_sql(sql)
+                    else:
+                        run_on_driver(driver, sql)
+            except SQLAlchemyError as error:
+                raise AuditTransactionLost() from error
+
+        run("SAVEPOINT tillit_part")
+        try:
+            yield
+        except BaseException:
+            run("ROLLBACK TO SAVEPOINT tillit_part", "RELEASE SAVEPOINT tillit_part")
+            if driver is not None and not driver.in_transaction:
+                raise AuditTransactionLost() from None
+            raise
+        run("RELEASE SAVEPOINT tillit_part")
 
     def entry(
         self,

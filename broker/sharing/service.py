@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 
 from broker.audit import (
@@ -31,7 +32,12 @@ from broker.privacy import (
 from broker.runtime import BrokerRuntime
 from broker.sharing.cursor import CursorCodec
 from broker.sharing.models import ShareReceipt, ShareRequestBody
-from broker.sharing.recording import PreparedPermit, ShareRecorder
+from broker.sharing.recording import (
+    AuditTransactionLost,
+    PreparedPermit,
+    ShareRecorder,
+    unwritable,
+)
 from broker.store import rows as store_rows
 from broker.store.disclosures import pack_subject_keys
 from broker.store.subjects import SubjectKeys, subject_index_key
@@ -147,8 +153,7 @@ class ShareService:
         """Record a denial in the audit log and return the error to raise."""
         with self.recorder.audited(use, wait=wait) as conn:
             self.recorder.append(conn, self.recorder.entry(principal, body, decision, digest))
-        reason = decision.reasons[0]
-        return PolicyDenied(reason.code, reason.detail)
+        return _refusal(decision)
 
     # -- idempotency ----------------------------------------------------------------------
 
@@ -315,15 +320,62 @@ class ShareService:
         """Record a prepared page in the audit log, then return it (a refusal: record it and
         raise). Without `wait`, WriteTurnBusy is raised before anything is written where the
         audit transaction would wait for another writer."""
+        with self.recorder.audited(use, wait=wait) as conn:
+            recorded = self._record_page(conn, pending)
+        if isinstance(recorded, PolicyDenied):
+            raise recorded
+        return self._page(pending, recorded)
+
+    def commit_pages(
+        self, group: Sequence[tuple[PendingPage, TokenUse | None]], *, wait: bool = True
+    ) -> list[SharePage | Exception]:
+        """Record prepared pages in one audit transaction, one write turn and one commit for
+        all of them; each page's page, or the error its request gets.
+
+        Each page spends its token and writes its records under a savepoint of its own: a page
+        that fails (a replayed token, an idempotency key taken meanwhile) takes back only what
+        it wrote and gets its own error, and the others are committed together. Nothing is
+        returned before the commit: a transaction that fails or does not commit fails every
+        page of the group with 503, none released. Without `wait`, WriteTurnBusy is raised
+        before anything is written."""
+        recorded: list[ShareReceipt | PolicyDenied | Exception] = []
+        with self.recorder.audited(wait=wait) as conn:
+            for pending, use in group:
+                try:
+                    with self.recorder.apart(conn):
+                        if use is not None:
+                            use.spend_in(conn)
+                        recorded.append(self._record_page(conn, pending))
+                except AuditTransactionLost:
+                    raise
+                except SQLAlchemyError as error:
+                    logger.error("audit record not written, nothing released: %s", error)
+                    recorded.append(unwritable(error))
+                except Exception as error:  # this page's own failure; the others go on
+                    recorded.append(error)
+        return [
+            self._page(pending, outcome) if isinstance(outcome, ShareReceipt) else outcome
+            for (pending, _use), outcome in zip(group, recorded, strict=True)
+        ]
+
+    def _record_page(self, conn: Connection, pending: PendingPage) -> ShareReceipt | PolicyDenied:
+        """Write a prepared page's records in the open audit transaction: a permit's receipt
+        and disclosures, or a refusal (returned, to be raised once committed)."""
         principal, body = pending.principal, pending.body
         if pending.permit is None:
-            raise self.deny(principal, body, pending.decision, pending.digest, use, wait=wait)
-        assert pending.released is not None and pending.keys is not None  # noqa: S101
-        with self.recorder.audited(use, wait=wait) as conn:
-            receipt = self.recorder.record_permit(conn, pending.permit)
-            self.recorder.record_disclosures(
-                conn, principal, receipt, [pack_subject_keys(pending.keys)], pending.hidden_days
-            )
+            entry = self.recorder.entry(principal, body, pending.decision, pending.digest)
+            self.recorder.append(conn, entry)
+            return _refusal(pending.decision)
+        assert pending.keys is not None  # noqa: S101
+        receipt = self.recorder.record_permit(conn, pending.permit)
+        self.recorder.record_disclosures(
+            conn, principal, receipt, [pack_subject_keys(pending.keys)], pending.hidden_days
+        )
+        return receipt
+
+    def _page(self, pending: PendingPage, receipt: ShareReceipt) -> SharePage:
+        """A recorded page as it leaves (built once its audit transaction has committed)."""
+        assert pending.released is not None  # noqa: S101
         return SharePage(receipt, store_rows.row_dicts(pending.released), pending.next_cursor)
 
     def _read_page(
@@ -459,6 +511,12 @@ class ShareService:
                 yield self.release(principal, body, obligations, rows, with_keys=False)[0]
         finally:
             reader.close()
+
+
+def _refusal(decision: Decision) -> PolicyDenied:
+    """The error a recorded refusal is answered with."""
+    reason = decision.reasons[0]
+    return PolicyDenied(reason.code, reason.detail)
 
 
 def _check_aggregate_shape(obligations: Obligations) -> None:

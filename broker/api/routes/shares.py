@@ -8,30 +8,26 @@ from collections.abc import Iterator
 from functools import partial
 from typing import Annotated
 
-import anyio
 import orjson
 import sqlalchemy as sa
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from broker.api.audit_groups import AuditGroups
 from broker.api.limits import ShareLane
 from broker.api.problems import problem_responses
 from broker.auth.verifier import TokenUse
-from broker.deps import AuditedPartner, Lane, Partner, Runtime, Shares, token_use
+from broker.deps import AuditedPartner, Groups, Lane, Partner, Runtime, Shares, token_use
 from broker.errors import InvalidRequest, NotFound
 from broker.privacy import Columns
 from broker.sharing.models import ShareReceipt, ShareRequestBody, ShareResponse
 from broker.sharing.service import MAX_PAGE, SharePage, ShareService
 from broker.store.rows import iso_default, json_rows, row_dicts
 from broker.store.tables import share_receipts
-from contracts.store import WriteTurnBusy
 
 router = APIRouter(prefix="/v1/shares", tags=["shares"])
 
 NDJSON = "application/x-ndjson"
-# Seconds a page on the event loop waits between tries of a busy write turn, before the lane's
-# thread waits for it instead.
-TURN_RETRY_PAUSES = (0.0003, 0.0006, 0.0012, 0.0025)
 CSV = "text/csv"
 IdempotencyKey = Annotated[
     str | None,
@@ -88,6 +84,7 @@ def _stream(
 
 async def _page_on_the_loop(
     service: ShareService,
+    groups: AuditGroups,
     lane: ShareLane,
     principal: Partner,
     body: ShareRequestBody,
@@ -96,23 +93,12 @@ async def _page_on_the_loop(
     key: str | None,
     use: TokenUse,
 ) -> SharePage:
-    """A JSON page prepared on the event loop and audited there once the write turn is free.
-
-    The turn is tried without waiting, and while another writer holds it (another worker's
-    audit record takes about a millisecond) tried again after short pauses in which the loop
-    serves other requests; a turn held longer (a lineage batch, a pipeline load) is waited for
-    in the lane's thread."""
+    """A JSON page prepared on the event loop and audited there with the other pages the loop
+    has prepared meanwhile (``AuditGroups``)."""
     pending = service.prepare_page(principal, body, limit=limit, cursor=cursor, idempotency_key=key)
     if isinstance(pending, SharePage):
         return pending
-    for pause in (*TURN_RETRY_PAUSES, None):
-        try:
-            return service.commit_page(pending, use, wait=False)
-        except WriteTurnBusy:
-            if pause is None:
-                break
-            await anyio.sleep(pause)
-    return await lane.run(partial(service.commit_page, pending, use))
+    return await groups.commit(pending, use, lane)
 
 
 @router.post(
@@ -133,6 +119,7 @@ async def create_share(
     principal: AuditedPartner,
     service: Shares,
     lane: Lane,
+    groups: Groups,
     idempotency_key: IdempotencyKey = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Rows per JSON page")] = 1000,
     cursor: Annotated[str | None, Query(max_length=2048, description="From next_cursor")] = None,
@@ -154,7 +141,7 @@ async def create_share(
     use = token_use(request)
     if lane.serves_inline(limit) and service.serves_on_event_loop():
         page = await _page_on_the_loop(
-            service, lane, principal, body, limit, cursor, idempotency_key, use
+            service, groups, lane, principal, body, limit, cursor, idempotency_key, use
         )
     else:
         page = await lane.run(

@@ -12,9 +12,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from broker.api import audit_groups
+from broker.api.audit_groups import TURN_RETRY_PAUSES
 from broker.api.limits import ShareLane
-from broker.api.routes import shares as shares_route
-from broker.api.routes.shares import TURN_RETRY_PAUSES
 from broker.config.settings import BrokerSettings
 from broker.main import create_app
 from contracts.store import sqlite_writer
@@ -385,7 +385,7 @@ def test_small_pages_and_cached_keys_are_handled_on_the_event_loop(
 ) -> None:
     app.state.share_lane = ShareLane(1, inline_rows=inline_rows)
     service = app.state.share_service
-    shares = _threads_of(monkeypatch, service, "prepare_page", "commit_page")
+    shares = _threads_of(monkeypatch, service, "prepare_page", "commit_page", "commit_pages")
     checks = _threads_of(monkeypatch, app.state.runtime.verifier, "check")
     counted = []
     for _ in range(2):
@@ -394,10 +394,14 @@ def test_small_pages_and_cached_keys_are_handled_on_the_event_loop(
         assert response.status_code == 200, response.text
         counted.append(len(checks["check"]))
     where = "loop" if on_the_loop else "worker"
+    # On the loop each page is audited in a group (of one here, the requests being one after
+    # the other); in the lane one by one.
+    audited = "commit_pages" if on_the_loop else "commit_page"
     assert shares == {
         "prepare_page": [(where, "returned")] * 2,
-        "commit_page": [(where, "returned")] * 2,
-    }
+        "commit_page": [],
+        "commit_pages": [],
+    } | {audited: [(where, "returned")] * 2}
     # The partner's key was cached by the second request: checked once, on the event loop.
     assert counted[1] - counted[0] == 1
     assert checks["check"][-1] == ("loop", "returned")
@@ -446,7 +450,7 @@ def test_a_page_on_the_loop_waits_for_a_busy_writer_in_the_lane_never_on_the_loo
         monkeypatch,
         app.state.share_service,
         "prepare_page",
-        "commit_page",
+        "commit_pages",
         release=(len(tries), release),
     )
     before = len(audit_rows(store_url))
@@ -458,7 +462,7 @@ def test_a_page_on_the_loop_waits_for_a_busy_writer_in_the_lane_never_on_the_loo
     # in the lane.
     assert shares == {
         "prepare_page": [("loop", "returned")],
-        "commit_page": [*tries, ("worker", "returned")],
+        "commit_pages": [*tries, ("worker", "returned")],
     }
     records = audit_rows(store_url)[before:]
     assert [(r.decision, r.share_id) for r in records] == [("permit", response.json()["share_id"])]
@@ -473,15 +477,15 @@ def test_a_page_on_the_loop_takes_a_turn_freed_while_it_pauses(
     store_url: str,
 ) -> None:
     app.state.share_lane = ShareLane(1, inline_rows=1000)
-    monkeypatch.setattr(shares_route, "TURN_RETRY_PAUSES", (0.01, 1.0))
+    monkeypatch.setattr(audit_groups, "TURN_RETRY_PAUSES", (0.01, 1.0))
     release = threading.Event()
-    shares = _threads_of(monkeypatch, app.state.share_service, "commit_page", release=(2, release))
+    shares = _threads_of(monkeypatch, app.state.share_service, "commit_pages", release=(2, release))
     writer = _writer_elsewhere(app, "turn", release)
     response = client.post("/v1/shares?limit=5", json=ECE_REQUEST, headers=auth("lahti-education"))
     writer.join()
     assert response.status_code == 200, response.text
     busy = BUSY_ON_THE_LOOP
-    assert shares["commit_page"] == [busy, busy, ("loop", "returned")]
+    assert shares["commit_pages"] == [busy, busy, ("loop", "returned")]
     assert audit_rows(store_url)[-1].share_id == response.json()["share_id"]
 
 
@@ -497,7 +501,7 @@ def test_a_refusal_on_the_loop_is_recorded_once_when_the_writer_is_busy(
     tries = [BUSY_ON_THE_LOOP] * (len(TURN_RETRY_PAUSES) + 1)
     release = threading.Event()
     shares = _threads_of(
-        monkeypatch, app.state.share_service, "commit_page", release=(len(tries), release)
+        monkeypatch, app.state.share_service, "commit_pages", release=(len(tries), release)
     )
     before = len(audit_rows(store_url))
     writer = _writer_elsewhere(app, "turn", release)
@@ -505,7 +509,8 @@ def test_a_refusal_on_the_loop_is_recorded_once_when_the_writer_is_busy(
     response = client.post("/v1/shares", json=request, headers=auth("lahti-education"))
     writer.join()
     assert response.status_code == 403, response.text
-    assert shares["commit_page"] == [*tries, ("worker", "PolicyDenied")]
+    # The group's transaction succeeded; the refusal is its page's answer.
+    assert shares["commit_pages"] == [*tries, ("worker", "returned")]
     assert [r.decision for r in audit_rows(store_url)[before:]] == ["deny"]
 
 
