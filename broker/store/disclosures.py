@@ -207,11 +207,25 @@ def _claim(engine: Engine, now: datetime, budget: int) -> sa.Update:
 def postings(claimed: Iterable[Any]) -> list[tuple[bytes, int, bytes]]:
     """The index entries of a round's batches: one per subject, in subject order, as
     (raw key, the posting's first batch id, its packed batch ids)."""
-    ids_by_key: dict[bytes, list[int]] = {}
-    for batch_id, packed in sorted((batch.id, bytes(batch.subject_keys)) for batch in claimed):
-        for at in range(0, len(packed), KEY_BYTES):
-            ids_by_key.setdefault(packed[at : at + KEY_BYTES], []).append(batch_id)
-    return [(subject, ids[0], pack_batch_ids(ids)) for subject, ids in sorted(ids_by_key.items())]
+    batches = sorted((batch.id, bytes(batch.subject_keys)) for batch in claimed)
+    # Most subjects of a round are in one of its batches: held as that batch's id alone, and
+    # as a list only once a second batch names them.
+    ids_by_key: dict[bytes, Any] = {}
+    for batch_id, packed in batches:
+        for key in [packed[at : at + KEY_BYTES] for at in range(0, len(packed), KEY_BYTES)]:
+            held = ids_by_key.get(key)
+            if held is None:
+                ids_by_key[key] = batch_id
+            elif type(held) is int:
+                ids_by_key[key] = [held, batch_id]
+            else:
+                held.append(batch_id)
+    alone = {batch_id: pack_batch_ids([batch_id]) for batch_id, _ in batches}
+    # A batch's keys are in order, so a round of one batch is sorted in one pass.
+    return [
+        (key, held, alone[held]) if type(held) is int else (key, held[0], pack_batch_ids(held))
+        for key, held in sorted(ids_by_key.items())
+    ]
 
 
 def _insert_entries(conn: Connection, claimed: Iterable[Any]) -> int:

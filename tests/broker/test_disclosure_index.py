@@ -7,6 +7,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from broker.store.disclosures import (
     pack_batch_ids,
     pack_subject_keys,
     pending_batches,
+    postings,
     record_batch,
     unpack_batch_ids,
     unpack_subject_keys,
@@ -329,6 +331,34 @@ def test_packed_batch_ids_read_back_in_order(ids: list[int]) -> None:
     packed = pack_batch_ids(ids)
     assert len(packed) == 8 * len(ids)
     assert unpack_batch_ids(packed) == tuple(sorted(ids))
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    subject_keys: bytes
+
+
+@given(
+    rounds=st.dictionaries(
+        st.integers(min_value=1, max_value=2**40),
+        st.sets(st.sampled_from([bytes([n]) * 32 for n in range(12)])),
+        max_size=8,
+    )
+)
+def test_a_round_has_one_posting_per_subject_naming_each_of_its_batches(
+    rounds: dict[int, set[bytes]],
+) -> None:
+    claimed = [_Claimed(batch_id, b"".join(sorted(keys))) for batch_id, keys in rounds.items()]
+    expected: dict[bytes, list[int]] = {}
+    for batch_id, keys in rounds.items():
+        for subject in keys:
+            expected.setdefault(subject, []).append(batch_id)
+    entries = postings(claimed)
+    assert [subject for subject, _, _ in entries] == sorted(expected)
+    for subject, first, packed in entries:
+        assert unpack_batch_ids(packed) == tuple(sorted(expected[subject]))
+        assert first == min(expected[subject])
 
 
 def test_a_subject_released_by_many_shares_of_a_round_is_one_posting(engine: Engine) -> None:
