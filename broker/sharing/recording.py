@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -41,19 +41,22 @@ from lineage.outbox import enqueue
 logger = logging.getLogger(__name__)
 
 
+UNWRITABLE: Final = "the audit log cannot be written; nothing was released"
+
+
 class AuditTransactionLost(ServiceUnavailable):
     """A failed part of an audit transaction could not be taken back alone: the whole
     transaction has failed, and nothing of it is released (503)."""
 
     def __init__(self) -> None:
-        super().__init__("the audit log cannot be written; nothing was released")
+        super().__init__(UNWRITABLE)
 
 
 def unwritable(error: SQLAlchemyError) -> ServiceUnavailable:
-    """The 503 of a request whose audit record could not be written."""
-    error_503 = ServiceUnavailable("the audit log cannot be written; nothing was released")
-    error_503.__cause__ = error
-    return error_503
+    """The 503 of a request whose audit record could not be written (caused by `error`)."""
+    unavailable = ServiceUnavailable(UNWRITABLE)
+    unavailable.__cause__ = error
+    return unavailable
 
 
 @dataclass(frozen=True)
