@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -240,14 +241,31 @@ def broker_throughput(
                 )
                 for which in ("ours", "bare")
             },
-            "p50_ms": {
-                which: round(
-                    statistics.median(r["p50_ms"] for r in reports if r["server"] == which), 2
+            "p50_ms": _median_per_side(reports, "p50_ms", 2),
+            # The load generator's own CPU a request, and how busy the machine was: the load
+            # shares the two cores with the workers.
+            "client_cpu_ms_per_request": _median_per_side(reports, "client_cpu_ms_per_request", 3),
+            "machine_busy": _median_per_side(reports, "machine_busy", 3),
+            "statuses": {
+                which: dict(
+                    sum(
+                        (Counter(r["statuses"]) for r in reports if r["server"] == which),
+                        Counter(),
+                    )
                 )
                 for which in ("ours", "bare")
             },
         },
     )
+
+
+def _median_per_side(reports: list[dict[str, Any]], key: str, digits: int) -> dict[str, Any]:
+    """The median of one figure of the load reports, for each side (None where unmeasured)."""
+    medians: dict[str, Any] = {}
+    for which in ("ours", "bare"):
+        values = [r[key] for r in reports if r["server"] == which and r.get(key) is not None]
+        medians[which] = round(statistics.median(values), digits) if values else None
+    return medians
 
 
 # --- the load generator (a separate process) -----------------------------------------------
@@ -260,6 +278,7 @@ async def _drive(
     queue = iter(headers) if headers else None
     latencies: list[float] = []
     failed = 0
+    statuses: Counter[int] = Counter()
     # One kept-alive connection per client, the clients taking the workers in turn.
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     clients = [
@@ -275,6 +294,7 @@ async def _drive(
             response = await client.post(path, json=REQUEST, headers=extra)
             await response.aread()
             latencies.append(time.perf_counter() - start)
+            statuses[response.status_code] += 1
             if response.status_code != 200:
                 failed += 1
 
@@ -282,11 +302,13 @@ async def _drive(
         warm = iter(range(warmup))
         await asyncio.gather(*(worker(client, warm) for client in clients))
         latencies.clear()
+        statuses.clear()
         failed = 0
         jobs = iter(range(count))
-        start = time.perf_counter()
+        start, cpu, machine = time.perf_counter(), time.process_time(), _machine_ticks()
         await asyncio.gather(*(worker(client, jobs) for client in clients))
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        total, idle = (end - begin for begin, end in zip(machine, _machine_ticks(), strict=True))
     finally:
         for client in clients:
             await client.aclose()
@@ -295,8 +317,22 @@ async def _drive(
         "seconds": round(elapsed, 3),
         "requests_per_second": count / elapsed,
         "failed": failed,
+        "statuses": {str(status): n for status, n in sorted(statuses.items())},
+        "client_cpu_ms_per_request": round(cpu / count * 1e3, 3),
+        # How busy the machine's CPUs were while the load ran (1.0: every core, all the time).
+        "machine_busy": round(1 - idle / total, 3) if total else None,
         "p50_ms": round(statistics.median(latencies) * 1e3, 2),
     }
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """All CPU ticks of the machine so far and the idle ones among them (Linux /proc/stat)."""
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(tick) for tick in stat.readline().split()[1:]]
+    except OSError:
+        return 0, 0
+    return sum(ticks), ticks[3] + ticks[4]
 
 
 def _load_main(argv: list[str]) -> None:

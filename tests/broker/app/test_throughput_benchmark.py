@@ -18,6 +18,10 @@ def test_each_side_runs_on_both_workers_and_every_request_succeeds(
     result = broker_throughput(loaded_store, tmp_path, quick=True, rounds=1, count=96)
 
     assert result.extra["failed_requests"] == 0
+    assert result.extra["statuses"] == {"ours": {"200": 96}, "bare": {"200": 96}}
+    for side in ("ours", "bare"):
+        assert result.extra["client_cpu_ms_per_request"][side] > 0
+        assert 0 < result.extra["machine_busy"][side] <= 1
     assert result.ours and result.ours > 0 and result.baseline and result.baseline > 0
     for side in ("ours", "bare"):
         (spent,) = result.extra["worker_cpu_seconds"][side]
