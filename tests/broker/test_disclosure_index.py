@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,7 +70,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 def share(
     engine: Engine,
     share_id: str,
-    subjects: list[str],
+    subjects: Sequence[str | None],
     *,
     at: datetime = NOW,
     hidden: timedelta = timedelta(0),
