@@ -4,7 +4,6 @@ citizens' disclosure index) and the lineage event, all in one chain-locked trans
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from broker.store.disclosures import record_packed
 from broker.store.tables import share_receipts
 from contracts.sqlite_direct import insert_row, run_on_driver, sqlite_driver
 from lineage.events import share_complete_dict, with_audit_position
+from lineage.namespaces import share_run_id
 from lineage.outbox import enqueue
 
 logger = logging.getLogger(__name__)
@@ -202,7 +202,7 @@ class ShareRecorder:
     ) -> PreparedPermit:
         """Everything a permit records that does not depend on the chain: built before the
         chain lock is taken, so the audit transaction only appends and inserts."""
-        share_id = str(uuid.uuid4())
+        share_id = share_run_id()
         count = store_rows.row_count(released) if row_count is None else row_count
         entry = self.entry(
             principal,

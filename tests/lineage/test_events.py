@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from lineage.events import (
     to_dict,
     with_audit_position,
 )
+from lineage.namespaces import share_run_id
 from lineage.validation import SCHEMA_DIR, validate_event
 from orchestration.legacy.drop import FILES
 
@@ -189,6 +191,16 @@ def test_run_ids_are_stable_per_dagster_run_and_asset_and_link_to_the_dagster_ru
     parent = first["run"]["facets"]["parent"]
     assert parent["run"]["runId"] == DAGSTER_RUN
     assert parent["job"] == {"namespace": "tillit", "name": "dagster.nightly_load", "facets": {}}
+
+
+def test_share_run_ids_are_distinct_uuids_in_the_order_they_were_made() -> None:
+    ids = [share_run_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    # Time-ordered to the millisecond (its first 48 bits): each new share's rows go to the ends
+    # of the indexes keyed by its id.
+    millis = [uuid.UUID(run_id).int >> 80 for run_id in ids]
+    assert millis == sorted(millis) and millis[0] <= time.time_ns() // 10**6
+    assert {uuid.UUID(run_id).version for run_id in ids} == {7}
 
 
 def test_share_event_carries_its_terms_and_delivers_to_the_partner() -> None:
