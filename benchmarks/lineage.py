@@ -380,7 +380,12 @@ def _bulk_rows(
 
 def build_lineage_store(path: Path, shares: int, real_shares: int = 800) -> dict[str, Any]:
     """A lineage store with `shares` share events, one asset run per ten, a few thousand of
-    them recorded through LineageStore.record and the rest bulk-inserted in the same shape."""
+    them recorded through LineageStore.record and the rest bulk-inserted in the same shape.
+
+    Built afresh: a store an earlier run left in a kept work folder is removed first (added to,
+    it would hold two runs' events)."""
+    for leftover in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        leftover.unlink(missing_ok=True)
     url = f"sqlite:///{path}"
     engine = make_engine(url)
     upgrade(engine)

@@ -6,9 +6,12 @@ keep working when the code they call changes (their speed is `make bench`'s busi
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from benchmarks.harness import Result
+from benchmarks.lineage import build_lineage_store
 from benchmarks.privacy_audit import audit_chain_vs_plain, pseudonymise_vs_hmac
 
 
@@ -18,3 +21,11 @@ def test_a_quick_benchmark_measures_both_sides(benchmark: object) -> None:
     assert isinstance(result, Result)
     assert result.ours and result.ours > 0 and result.baseline and result.baseline > 0
     assert result.ratio is not None and result.meets_target is not None
+
+
+def test_the_lineage_query_store_is_built_afresh_in_a_kept_work_folder(tmp_path: Path) -> None:
+    path = tmp_path / "lineage-query.db"
+    first = build_lineage_store(path, shares=200, real_shares=20)
+    again = build_lineage_store(path, shares=200, real_shares=20)
+    assert again["rows"] == first["rows"]
+    assert first["rows"]["lineage_events"] > 200
