@@ -78,16 +78,25 @@ def median_seconds(run: Callable[[], object], repeat: int, warmup: int = 1) -> f
 
 
 def paired_medians(
-    ours: Callable[[], object], baseline: Callable[[], object], repeat: int, warmup: int = 1
+    ours: Callable[[], object],
+    baseline: Callable[[], object],
+    repeat: int,
+    warmup: int = 1,
+    settle: Callable[[], object] | None = None,
 ) -> tuple[float, float]:
     """Median wall times of ours and the baseline, run alternately so that a change in the
-    machine's load during the measurement falls on both sides of the ratio alike."""
+    machine's load during the measurement falls on both sides of the ratio alike.
+
+    ``settle``, untimed before each sample: waits for the background work a sample leaves
+    behind, so that no sample shares the machine with the one before it."""
     for _ in range(warmup):
         ours()
         baseline()
     times: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeat):
         for run, samples in ((ours, times[0]), (baseline, times[1])):
+            if settle is not None:
+                settle()
             gc.collect()
             start = time.perf_counter()
             run()
