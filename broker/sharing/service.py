@@ -147,13 +147,23 @@ class ShareService:
         decision: Decision,
         digest: str,
         use: TokenUse | None = None,
-        *,
-        wait: bool = True,
     ) -> PolicyDenied:
         """Record a denial in the audit log and return the error to raise."""
-        with self.recorder.audited(use, wait=wait) as conn:
-            self.recorder.append(conn, self.recorder.entry(principal, body, decision, digest))
-        return _refusal(decision)
+        with self.recorder.audited(use) as conn:
+            return self._record_refusal(conn, principal, body, decision, digest)
+
+    def _record_refusal(
+        self,
+        conn: Connection,
+        principal: Principal,
+        body: ShareRequestBody,
+        decision: Decision,
+        digest: str,
+    ) -> PolicyDenied:
+        """Append a refusal to the open audit transaction; the error it is answered with."""
+        self.recorder.append(conn, self.recorder.entry(principal, body, decision, digest))
+        reason = decision.reasons[0]
+        return PolicyDenied(reason.code, reason.detail)
 
     # -- idempotency ----------------------------------------------------------------------
 
@@ -314,13 +324,10 @@ class ShareService:
             next_cursor,
         )
 
-    def commit_page(
-        self, pending: PendingPage, use: TokenUse | None = None, *, wait: bool = True
-    ) -> SharePage:
+    def commit_page(self, pending: PendingPage, use: TokenUse | None = None) -> SharePage:
         """Record a prepared page in the audit log, then return it (a refusal: record it and
-        raise). Without `wait`, WriteTurnBusy is raised before anything is written where the
-        audit transaction would wait for another writer."""
-        with self.recorder.audited(use, wait=wait) as conn:
+        raise)."""
+        with self.recorder.audited(use) as conn:
             recorded = self._record_page(conn, pending)
         if isinstance(recorded, PolicyDenied):
             raise recorded
@@ -363,9 +370,7 @@ class ShareService:
         and disclosures, or a refusal (returned, to be raised once committed)."""
         principal, body = pending.principal, pending.body
         if pending.permit is None:
-            entry = self.recorder.entry(principal, body, pending.decision, pending.digest)
-            self.recorder.append(conn, entry)
-            return _refusal(pending.decision)
+            return self._record_refusal(conn, principal, body, pending.decision, pending.digest)
         assert pending.keys is not None  # noqa: S101
         receipt = self.recorder.record_permit(conn, pending.permit)
         self.recorder.record_disclosures(
@@ -511,12 +516,6 @@ class ShareService:
                 yield self.release(principal, body, obligations, rows, with_keys=False)[0]
         finally:
             reader.close()
-
-
-def _refusal(decision: Decision) -> PolicyDenied:
-    """The error a recorded refusal is answered with."""
-    reason = decision.reasons[0]
-    return PolicyDenied(reason.code, reason.detail)
 
 
 def _check_aggregate_shape(obligations: Obligations) -> None:
