@@ -12,6 +12,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from broker.auth import (
     DefaultJwksFetcher,
@@ -21,6 +23,7 @@ from broker.auth import (
     TokenVerifier,
 )
 from broker.auth.jwks import KeyNotCached
+from broker.auth.verifier import _READER, _SegmentReader
 from broker.config import BrokerSettings
 from broker.config.keys import load_private_key, mint_token, public_jwk
 from broker.errors import AUTHENTICATION_DETAILS, AuthenticationError
@@ -386,3 +389,43 @@ def test_a_check_that_may_not_fetch_stops_before_any_verdict_when_the_key_is_not
     again = tokens.token("kela")
     assert verifier.check(again, fetch_keys=False)[0].partner_id == "kela"
     assert fetched == ["kela"]
+
+
+_SEGMENT_BYTES = st.binary(max_size=24) | st.text(
+    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/ .!\u00e9",
+    max_size=24,
+).map(str.encode)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(segment=_SEGMENT_BYTES)
+def test_token_segments_are_read_exactly_as_pyjwt_reads_them(segment: bytes) -> None:
+    """The verifier's faster segment reading decodes what PyJWT decodes and refuses what it
+    refuses (non-alphabet junk, excess or misplaced padding, non-canonical trailing bits)."""
+
+    def reading(read: Any) -> bytes | str:
+        try:
+            decoded: bytes = read(segment, "payload")
+        except jwt.DecodeError as error:
+            return f"refused: {error}"
+        return decoded
+
+    assert reading(_SegmentReader._decode_base64url_segment) == reading(
+        jwt.api_jws.PyJWS._decode_base64url_segment
+    )
+
+
+def test_a_payload_naming_a_member_twice_is_refused_in_the_verified_reading() -> None:
+    """The reader refuses a repeated payload member in the parse PyJWT makes of it, verified
+    or not, whatever the values."""
+    key = b"k" * 32
+    header = b64url(json.dumps({"alg": "HS256", "typ": "at+jwt"}).encode())
+    payload = b64url(b'{"sub":"a","aud":"x","sub":"a"}')
+    signing_input = f"{header}.{payload}"
+    signature = b64url(hmac.new(key, signing_input.encode(), hashlib.sha256).digest())
+    token = f"{signing_input}.{signature}"
+    assert jwt.decode(token, key, algorithms=["HS256"], options={"verify_aud": False})
+    with pytest.raises(jwt.DecodeError, match="duplicate member name"):
+        _READER.decode(token, key, algorithms=["HS256"], options={"verify_aud": False})
+    with pytest.raises(jwt.DecodeError, match="duplicate member name"):
+        _READER.decode_complete(token, options={"verify_signature": False})
