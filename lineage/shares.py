@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import orjson
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import (
     column_lineage_dataset as cl,
@@ -161,17 +159,33 @@ def share_complete(
 _PLACEHOLDER_ID: Final = "00000000-0000-4000-8000-000000000000"
 
 
-@dataclass(frozen=True)
-class _Template:
-    """A share event's JSON under one agreement's terms, and the reader that copies it."""
-
-    text: bytes
-    # orjson where it reads the text exactly as the json module does; json otherwise (orjson
-    # reads an integer beyond 64 bits as a float, and refuses NaN).
-    loads: Callable[[bytes], Any]
+def _refuse(*_: object, **__: object) -> None:
+    raise TypeError("a share event template is shared by every share under its terms")
 
 
-_TEMPLATES: dict[tuple[Any, ...], _Template] = {}
+class _FrozenDict(dict[str, Any]):
+    """A template's object: JSON writers read it as the dict it is; nothing may change it."""
+
+    __setitem__ = __delitem__ = __ior__ = _refuse  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+
+
+class _FrozenList(list[Any]):
+    """A template's array: JSON writers read it as the list it is; nothing may change it."""
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse  # type: ignore[assignment]
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return _FrozenDict({key: _frozen(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return _FrozenList(_frozen(item) for item in value)
+    return value
+
+
+_TEMPLATES: dict[tuple[Any, ...], _FrozenDict] = {}
 _MAX_TEMPLATES: Final = 1024
 
 
@@ -185,7 +199,7 @@ def _share_template(
     fields_released: tuple[str, ...],
     withheld: tuple[tuple[str, str], ...],
     transforms: tuple[tuple[str, str], ...],
-) -> _Template:
+) -> _FrozenDict:
     """The event of a share under one agreement's terms, with placeholder share values."""
     terms = (partner, purpose, legal_basis, agreement_id, agreement_version)
     released = (fields_released, withheld, transforms)
@@ -198,18 +212,13 @@ def _share_template(
     return template
 
 
-def _template(text: str) -> _Template:
-    data = text.encode()
-    exact = json.loads(data)
+def _template(text: str) -> _FrozenDict:
+    event = json.loads(text)
     # Checked once per terms, so no share's event needs checking again: the values a share
     # sets in its copy (ids, times, counts, the audit position) are of fixed types.
-    run_event_from_dict(exact)
-    try:
-        # Compared as text: 2**70 read as a float still equals the integer.
-        fast = json.dumps(orjson.loads(data)) == json.dumps(exact)
-    except orjson.JSONDecodeError:
-        fast = False
-    return _Template(data, orjson.loads if fast else json.loads)
+    run_event_from_dict(event)
+    frozen: _FrozenDict = _frozen(event)
+    return frozen
 
 
 def _event_text(
@@ -262,8 +271,10 @@ def share_complete_dict(
     """``share_complete`` as JSON-ready data (what ``to_dict`` gives), for the broker's hot path.
 
     Shares under the same terms differ only in their id, time, audit position and row count,
-    so the event is serialised (and checked as a client event, ``run_event_from_dict``) once
-    per terms and those values are set in a copy of it.
+    so the event is built (and checked as a client event, ``run_event_from_dict``) once per
+    terms. Each share's event is a new object along the paths to those values and shares the
+    rest with the template, which refuses any change (TypeError): copy a part to change it,
+    as ``with_audit_position`` does.
     """
     share_id = str(uuid.UUID(share_id))
     if row_count < 0:
@@ -279,14 +290,19 @@ def share_complete_dict(
         tuple(withheld),
         tuple(transforms.items()),
     )
-    event: dict[str, Any] = template.loads(template.text)
-    event["eventTime"] = event_time_text(event_time)
-    run = event["run"]
-    run["runId"] = share_id
-    terms = run["facets"][SHARE_FACET]
-    terms.update(shareId=share_id, auditSeq=audit_seq, auditHash=audit_hash)
-    event["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] = row_count
-    return event
+    run, (output, *others) = template["run"], template["outputs"]
+    terms = run["facets"][SHARE_FACET] | {
+        "shareId": share_id,
+        "auditSeq": audit_seq,
+        "auditHash": audit_hash,
+    }
+    facets = output["outputFacets"]
+    statistics = facets["outputStatistics"] | {"rowCount": row_count}
+    return template | {
+        "eventTime": event_time_text(event_time),
+        "run": run | {"runId": share_id, "facets": run["facets"] | {SHARE_FACET: terms}},
+        "outputs": [output | {"outputFacets": facets | {"outputStatistics": statistics}}, *others],
+    }
 
 
 def with_audit_position(event: dict[str, Any], audit_seq: int, audit_hash: str) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -213,10 +214,31 @@ def row_dicts(columns: Columns) -> list[dict[str, Any]]:
     every value exactly as ``json_rows`` spells it, at a fraction of the cost: dates and naive
     times are left to orjson; other date-likes (aware times, whose offsets orjson rounds to the
     minute, and pandas Timestamps) become their ISO 8601 text here."""
-    names = list(columns)
     values = [_iso(column) if _needs_iso(column) else column for column in columns.values()]
+    if not values:
+        return []
     # The columns are checked to be of one length; each row then has one value per name.
-    return [dict(zip(names, row)) for row in zip(*values, strict=True)]  # noqa: B905
+    return _row_builder(len(values))(*columns, values)
+
+
+@functools.lru_cache(maxsize=64)
+def _row_builder(width: int) -> Callable[..., list[dict[str, Any]]]:
+    """A function building the rows of `width` columns with a dictionary display, about twice
+    as fast as ``dict(zip(names, row))`` for each row: ``build(*names, columns)``.
+
+    The generated source names only its own parameters (k0, v0, ...); the column names are
+    passed in as values, never written into code."""
+    keys = ", ".join(f"k{i}" for i in range(width))
+    values = "".join(f"v{i}, " for i in range(width))
+    pairs = ", ".join(f"k{i}: v{i}" for i in range(width))
+    source = (
+        f"def build({keys}, columns):\n"
+        f"    return [{{{pairs}}} for {values}in zip(*columns, strict=True)]\n"
+    )
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)  # noqa: S102 - our own source, no data in it
+    build: Callable[..., list[dict[str, Any]]] = namespace["build"]
+    return build
 
 
 def _orjson_spells(value: Any) -> bool:
@@ -224,10 +246,16 @@ def _orjson_spells(value: Any) -> bool:
     return kind is date or (kind is datetime and value.tzinfo is None)
 
 
+_NONE = type(None)
+
+
 def _needs_iso(column: list[Any]) -> bool:
-    return _holds_dates(column) and not all(
-        value is None or _orjson_spells(value) for value in column
-    )
+    if not _holds_dates(column):
+        return False
+    kinds = set(map(type, column))
+    if kinds <= {date, _NONE}:
+        return False
+    return not all(value is None or _orjson_spells(value) for value in column)
 
 
 def _iso(column: list[Any]) -> list[Any]:

@@ -62,6 +62,19 @@ def test_row_dictionaries_written_by_orjson_read_as_json_rows(rows: dict[str, li
     assert fast == orjson.dumps(json_rows(rows))
 
 
+@given(columns())
+def test_each_row_names_its_values_in_column_order(rows: dict[str, list[Any]]) -> None:
+    """The rows hold each column's value under its name, whatever the names spell."""
+    plain = {
+        name: [orjson.loads(orjson.dumps(v, default=iso_default)) for v in column]
+        for name, column in rows.items()
+    }
+    built = orjson.loads(orjson.dumps(row_dicts(rows), default=iso_default))
+    expected = [dict(zip(plain, row, strict=True)) for row in zip(*plain.values(), strict=True)]
+    assert built == expected
+    assert all(list(row) == list(rows) for row in built)
+
+
 def test_dates_and_times_are_iso_8601() -> None:
     rows = {
         "day": [date(2026, 3, 2)],

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import pytest
 from openlineage.client.event_v2 import RunEvent
 
@@ -27,6 +26,7 @@ from lineage.events import (
     to_dict,
     with_audit_position,
 )
+from lineage.facets import SHARE_FACET
 from lineage.namespaces import share_run_id
 from lineage.validation import SCHEMA_DIR, validate_event
 from orchestration.legacy.drop import FILES
@@ -299,14 +299,13 @@ def _template_text(**extra_facet: Any) -> str:
     return json.dumps(event)
 
 
-def test_share_templates_are_copied_by_orjson_only_where_it_reads_them_exactly() -> None:
-    assert shares_module._template(_template_text(count=12)).loads is orjson.loads
-    # orjson would read an integer beyond 64 bits as a float.
-    huge = shares_module._template(_template_text(count=2**70))
-    assert huge.loads is json.loads
-    assert huge.loads(huge.text)["run"]["facets"]["extra"]["count"] == 2**70
-    # and it refuses NaN, which json writes and reads.
-    assert shares_module._template(_template_text(ratio=float("nan"))).loads is json.loads
+def test_share_templates_keep_what_json_reads_exactly() -> None:
+    """The template is read by the json module once: an integer beyond 64 bits stays an
+    integer, and NaN stays NaN, in every share's event."""
+    huge = shares_module._template(_template_text(count=2**70, ratio=float("nan")))
+    extra = huge["run"]["facets"]["extra"]
+    assert extra["count"] == 2**70 and isinstance(extra["count"], int)
+    assert extra["ratio"] != extra["ratio"]
 
 
 def test_share_templates_are_checked_as_client_events_when_built() -> None:
@@ -316,7 +315,7 @@ def test_share_templates_are_checked_as_client_events_when_built() -> None:
         shares_module._template(json.dumps(broken))
 
 
-def test_each_share_event_is_a_fresh_copy_of_its_template() -> None:
+def test_each_share_event_owns_what_it_sets_and_cannot_change_its_template() -> None:
     contract = get_contract("persons")
     arguments: dict[str, Any] = {
         "contract": contract,
@@ -334,7 +333,21 @@ def test_each_share_event_is_a_fresh_copy_of_its_template() -> None:
         "event_time": NOW,
     }
     first = share_complete_dict(share_id=str(uuid.uuid4()), **arguments)
+    # What a share sets is its own: the paths to its id, time, audit position and row count.
     first["run"]["facets"]["tampered"] = True
-    first["job"]["facets"].clear()
+    first["run"]["facets"][SHARE_FACET]["auditSeq"] = 99
+    first["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] = 99
+    first["outputs"].append({"namespace": "elsewhere"})
+    # The rest is the template's, shared by every share under the terms, and refuses change.
+    with pytest.raises(TypeError):
+        first["job"]["facets"].clear()
+    with pytest.raises(TypeError):
+        first["inputs"].append({"namespace": "elsewhere"})
+    with pytest.raises(TypeError):
+        first["outputs"][0]["facets"]["schema"]["fields"][0]["name"] = "renamed"
     second = share_complete_dict(share_id=str(uuid.uuid4()), **arguments)
     assert "tampered" not in second["run"]["facets"] and second["job"]["facets"]
+    assert second["run"]["facets"][SHARE_FACET]["auditSeq"] == 1
+    assert second["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == 3
+    assert len(second["outputs"]) == 1 and len(second["inputs"]) == 1
+    assert second["outputs"][0]["facets"]["schema"]["fields"][0]["name"] == "birth_date"
