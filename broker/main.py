@@ -29,7 +29,8 @@ from broker.runtime import BrokerRuntime, build_runtime
 from broker.sharing.service import ShareService
 from broker.store.disclosures import DisclosureIndexer
 from broker.web import router as web_pages
-from contracts.background import runner_lock
+from contracts.background import WalCheckpointer, runner_lock
+from contracts.store import sqlite_file
 from lineage.outbox import OutboxShipper
 from lineage.transports import build_transport
 
@@ -62,7 +63,8 @@ def create_app(
         if settings.disclosure_indexing
         else None
     )
-    workers = [worker for worker in (shipper, indexer) if worker is not None]
+    checkpointer = _wal_checkpointer(settings, runtime)
+    workers = [worker for worker in (shipper, indexer, checkpointer) if worker is not None]
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -92,6 +94,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.lineage_shipper = shipper
     app.state.disclosure_indexer = indexer
+    app.state.wal_checkpointer = checkpointer
     app.state.share_service = ShareService(runtime)
     app.state.subject_exporter = SubjectExporter(runtime, app.state.share_service.recorder)
     app.state.audit_groups = AuditGroups(app.state.share_service)
@@ -124,6 +127,21 @@ def _lineage_shipper(settings: BrokerSettings, runtime: BrokerRuntime) -> Outbox
         runtime.clock,
         poll_interval=settings.lineage_poll_seconds,
         runner_lock=runner_lock(runtime.engine, "lineage-shipper"),
+    )
+
+
+def _wal_checkpointer(settings: BrokerSettings, runtime: BrokerRuntime) -> WalCheckpointer | None:
+    """The background checkpointer of a SQLite file's write-ahead log (None elsewhere, or when
+    `sqlite_checkpoint_seconds` is 0); one worker process at a time runs it."""
+    engine = runtime.engine
+    if not settings.sqlite_checkpoint_seconds or engine.dialect.name != "sqlite":
+        return None
+    if sqlite_file(engine.url) is None:
+        return None
+    return WalCheckpointer(
+        engine,
+        poll_interval=settings.sqlite_checkpoint_seconds,
+        runner_lock=runner_lock(engine, "wal-checkpointer"),
     )
 
 

@@ -22,7 +22,7 @@ from broker.policy.index import AgreementIndex
 from contracts.base import Contract
 from contracts.registry import all_contracts
 from contracts.schema_revision import require_current_schema
-from contracts.store import create_store_tables, make_engine
+from contracts.store import BACKGROUND_AUTOCHECKPOINT_PAGES, create_store_tables, make_engine
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
@@ -62,7 +62,12 @@ def build_runtime(
             ensure_demo_keys(read_partners(settings.config_dir), keys_dir)
     config = load_config(settings.config_dir, datasets)
     secrets = settings.resolve_secrets()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        wal_autocheckpoint=(
+            BACKGROUND_AUTOCHECKPOINT_PAGES if settings.sqlite_checkpoint_seconds else None
+        ),
+    )
     # Tillit's own tables come from `tillit db upgrade`; a replica never migrates on its own.
     require_current_schema(engine)
     create_store_tables(engine)

@@ -1,11 +1,14 @@
-"""A daemon thread that repeats one unit of background work until it is stopped, and the lock
-that lets one process on a machine run a kind of background work on a SQLite database."""
+"""A daemon thread that repeats one unit of background work until it is stopped, the lock
+that lets one process on a machine run a kind of background work on a SQLite database, and
+the background checkpointer of a SQLite database's write-ahead log."""
 
 from __future__ import annotations
 
 import logging
 import os
 import threading
+from dataclasses import dataclass
+from typing import Literal
 
 try:
     import fcntl
@@ -14,7 +17,7 @@ except ImportError:  # Windows: every process runs its background work
 
 from sqlalchemy.engine import Engine
 
-from contracts.store import sqlite_file
+from contracts.store import BUSY_TIMEOUT_MS, sqlite_file, sqlite_writer
 
 log = logging.getLogger(__name__)
 
@@ -117,3 +120,84 @@ class PollingWorker:
         finally:
             if self.runner_lock is not None:
                 self.runner_lock.release()
+
+
+CheckpointMode = Literal["PASSIVE", "RESTART"]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What one PASSIVE checkpoint reported, in frames (pages) of the write-ahead log."""
+
+    busy: bool
+    log_frames: int
+    checkpointed: int
+
+
+class WalCheckpointer(PollingWorker):
+    """Copies a SQLite database's write-ahead log back into the database file in a background
+    thread, so that committing writers need not.
+
+    SQLite checkpoints automatically in the commit that takes the log past a threshold, while
+    that writer still holds the write turn (`contracts.store.sqlite_writer`), and every other
+    writer of every process waits for it: under the throughput benchmark's load, a checkpoint
+    of about 10 ms every second batch of the lineage shipper, with the workers idle meanwhile.
+    Here a PASSIVE checkpoint, which waits for no reader and no writer, copies the log outside
+    the turn (SQLite's driver releases the GIL meanwhile), and engines of a process that runs
+    one raise SQLite's own threshold (``make_engine(url,
+    wal_autocheckpoint=BACKGROUND_AUTOCHECKPOINT_PAGES)``), which then only catches a log that
+    outgrows what this thread keeps up with.
+
+    The log only starts again from its beginning when a writer begins after a checkpoint has
+    copied all of it and no reader still reads from it. With writers taking the turn one after
+    another that never happens while they are busy, and the log would grow for as long as the
+    load lasts. So once the log holds ``restart_frames``, the round ends with a RESTART
+    checkpoint inside the write turn: it copies what was committed since the first, waits up
+    to ``restart_wait`` seconds for the readers of older snapshots to finish (new ones read
+    the database file), and the next writer starts the log again. If a reader takes longer
+    (a long export), the turn is given back and a later round tries again.
+    """
+
+    thread_name = "wal-checkpointer"
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        poll_interval: float,
+        restart_frames: int = 4000,
+        restart_wait: float = 0.02,
+        runner_lock: RunnerLock | None = None,
+    ) -> None:
+        if sqlite_file(engine.url) is None or engine.dialect.name != "sqlite":
+            raise ValueError("only a SQLite database on disk has a write-ahead log to checkpoint")
+        super().__init__(poll_interval=poll_interval, runner_lock=runner_lock)
+        self.engine = engine
+        self.restart_frames = restart_frames
+        self.restart_wait = restart_wait
+        self.last: Checkpoint | None = None
+
+    def work_once(self) -> bool:
+        """One PASSIVE checkpoint, and a RESTART in the write turn once the log is long; never
+        more at once (what readers still hold stays for the next round)."""
+        result = self.checkpoint()
+        if result.log_frames >= self.restart_frames:
+            with sqlite_writer(self.engine):
+                result = self.checkpoint("RESTART", wait=self.restart_wait)
+        self.last = result
+        return False
+
+    def checkpoint(self, mode: CheckpointMode = "PASSIVE", *, wait: float = 0) -> Checkpoint:
+        """Run one checkpoint now and return what SQLite reported; a RESTART waits up to
+        `wait` seconds for readers (SQLite's busy handler) before it reports itself busy."""
+        with self.engine.connect() as conn:
+            if mode == "RESTART":
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={max(1, round(wait * 1000))}")
+            try:
+                busy, log_frames, checkpointed = conn.exec_driver_sql(
+                    f"PRAGMA wal_checkpoint({mode})"
+                ).one()
+            finally:
+                if mode == "RESTART":
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        return Checkpoint(bool(busy), int(log_frames), int(checkpointed))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -107,16 +108,29 @@ def all_store_tables() -> list[sa.Table]:
     return [store_table(contract) for contract in all_contracts()]
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+BUSY_TIMEOUT_MS: Final = 30_000
+"""How long a SQLite connection waits for a lock before it reports the database busy."""
+
+BACKGROUND_AUTOCHECKPOINT_PAGES: Final = 10_000
+"""SQLite's automatic checkpoint threshold in a process that checkpoints in the background
+(`contracts.background.WalCheckpointer`): only a log that outgrows it (about 40 MB, when the
+checkpointer cannot keep up) is checkpointed by a committing writer."""
+
+
+def _sqlite_pragmas(
+    dbapi_connection: Any, _record: Any, *, wal_autocheckpoint: int | None = None
+) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     # Statement journals and transient tables in memory: on disk, the broker's multi-row
     # inserts (disclosure index entries, lineage edges) wrote about 500 KB of temporary file a
     # share under load.
     cursor.execute("PRAGMA temp_store=MEMORY")
+    if wal_autocheckpoint is not None:
+        cursor.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")
     cursor.close()
 
 
@@ -185,14 +199,21 @@ def json_value(text: str | bytes) -> Any:
     return json.loads(text)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine: WAL and a busy timeout on SQLite; pre-ping and a connect timeout on servers."""
+def make_engine(url: str, *, wal_autocheckpoint: int | None = None) -> Engine:
+    """An engine: WAL and a busy timeout on SQLite; pre-ping and a connect timeout on servers.
+
+    ``wal_autocheckpoint``: SQLite's automatic checkpoint threshold, in pages, for a process
+    that checkpoints in the background (SQLite's own default, 1,000 pages, when None).
+    SQLite runs the automatic checkpoint in the commit that crosses it, while that writer
+    still holds the write turn; see `BACKGROUND_AUTOCHECKPOINT_PAGES`.
+    """
     if url.startswith("sqlite"):
         database = sa.engine.make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, json_serializer=json_text, json_deserializer=json_value)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        pragmas = functools.partial(_sqlite_pragmas, wal_autocheckpoint=wal_autocheckpoint)
+        event.listen(engine, "connect", pragmas)
         event.listen(engine, "handle_error", _reopen_read_only)
         return engine
     # A server that accepts connections but never answers must fail requests within seconds

@@ -54,6 +54,10 @@ class BrokerSettings(BaseSettings):
     # thread of each worker (citizens see pending ones either way).
     disclosure_indexing: bool = True
     disclosure_index_seconds: float = Field(default=1.0, gt=0)
+    # On a SQLite file, checkpoint the write-ahead log in a background thread this often,
+    # instead of in the commit of whichever writer takes it past SQLite's threshold (0: leave
+    # it to SQLite); see docs/operations.md.
+    sqlite_checkpoint_seconds: float = Field(default=0.1, ge=0, le=60)
     # Shares a worker process serves at once (unset: one on SQLite, eight on a database
     # server, where each share also waits on the network); see docs/operations.md.
     share_threads: int | None = Field(default=None, ge=1, le=64)

@@ -171,7 +171,7 @@ def test_on_sqlite_one_worker_process_runs_each_kind_of_background_work(
     # the other serves requests only until the holder ends.
     first = create_app(settings.model_copy(update={"lineage_shipping": True}))
     second = create_app(settings.model_copy(update={"lineage_shipping": True}))
-    for kind in ("lineage_shipper", "disclosure_indexer"):
+    for kind in ("lineage_shipper", "disclosure_indexer", "wal_checkpointer"):
         mine, theirs = (
             getattr(first.state, kind).runner_lock,
             getattr(second.state, kind).runner_lock,
