@@ -14,6 +14,7 @@ import functools
 import operator
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -165,6 +166,62 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, A
         raise
 
 
+@dataclass(frozen=True)
+class BoundRows:
+    """Rows of one table, each with the same columns, with their values bound for sqlite3
+    ahead of the transaction that inserts them (`bind_rows`, `insert_bound`): binding (JSON
+    text, times as text) is most of an insert's Python, and needs no lock."""
+
+    table: sa.Table
+    rows: Sequence[Mapping[str, Any]]
+    ignore_duplicate: str | None = None
+    # SQLite's insert and the rows' values in its order; None on other databases.
+    insert: _SqliteInsert | None = None
+    values: list[tuple[Any, ...]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def bind_rows(
+    dialect: Dialect,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    ignore_duplicate: str | None = None,
+) -> BoundRows:
+    """Rows bound for an insert on a database of `dialect` (SQLite: the values as
+    ``insert_rows`` would bind them; elsewhere the rows as they are); ``ignore_duplicate``
+    as for ``insert_row``."""
+    if dialect.name != "sqlite" or not rows:
+        return BoundRows(table, rows, ignore_duplicate)
+    insert = _SqliteInsert.of(table, dialect, tuple(rows[0]), ignore_duplicate)
+    return BoundRows(table, rows, ignore_duplicate, insert, insert.bind(rows))
+
+
+def insert_bound(conn: Connection, bound: BoundRows) -> int:
+    """Insert bound rows in the caller's transaction; how many were inserted (rows whose
+    ``ignore_duplicate`` value exists already are skipped)."""
+    if not bound.rows:
+        return 0
+    driver = sqlite_driver(conn)
+    if driver is None or bound.insert is None:
+        if bound.ignore_duplicate is None:
+            insert_rows(conn, bound.table, bound.rows)
+            return len(bound.rows)
+        return sum(
+            insert_row(conn, bound.table, row, ignore_duplicate=bound.ignore_duplicate)
+            for row in bound.rows
+        )
+    assert bound.values is not None  # noqa: S101 - bound together with the insert
+    try:
+        return bound.insert.run_bound(driver, bound.values)
+    except sa.exc.DBAPIError as error:
+        if sqlite_read_only(error.orig):
+            conn.invalidate()
+        raise
+
+
 @functools.cache
 def _insert_ignoring(dialect: str, table: sa.Table, key: str) -> sa.Insert:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING the key (built once per table)."""
@@ -222,9 +279,16 @@ class _SqliteInsert:
 
     def run_many(self, driver: sqlite3.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert rows with the same columns as the first."""
-        values = [self._values(row) for row in rows]
+        self.run_bound(driver, self.bind(rows))
+
+    def bind(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        """Each row's values in the insert's order, bound by their columns' processors."""
+        return [self._values(row) for row in rows]
+
+    def run_bound(self, driver: sqlite3.Connection, values: list[tuple[Any, ...]]) -> int:
+        """Insert rows from their bound values; the number inserted."""
         try:
-            driver.executemany(self._sql, values)
+            return driver.executemany(self._sql, values).rowcount
         except sqlite3.Error as error:
             raise sa.exc.DBAPIError.instance(self._sql, values, error, sqlite3.Error) from error
 

@@ -7,14 +7,15 @@ import hashlib
 import json
 import operator
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 
-from contracts.sqlite_direct import insert_row, insert_rows
+from contracts.sqlite_direct import BoundRows, bind_rows, insert_bound, insert_row, insert_rows
 from contracts.store import metadata, sqlite_writer, upsert_insert
 
 LineageEvent = Mapping[str, Any]
@@ -257,41 +258,121 @@ def record_many(
     dataset_edges: list[dict[str, Any]] = []
     column_edges: list[dict[str, Any]] = []
     new = 0
-    if ids is not None and len(ids) != len(events):
-        raise ValueError(f"{len(ids)} event ids for {len(events)} events")
-    for number, event in enumerate(events):
-        identity = event_id(event) if ids is None else ids[number]
-        run, job = event["run"], event["job"]
-        when = event_time_utc(event)
-        row = {
-            "event_id": identity,
-            "run_id": str(run["runId"]),
-            "parent_run_id": _parent_run_id(run),
-            "event_type": event.get("eventType"),
-            "event_time": when,
-            "job_namespace": str(job["namespace"]),
-            "job_name": str(job["name"]),
-            "payload": dict(event),
-            "recorded_at": recorded_at,
-        }
+    for event, identity in zip(events, _identities(events, ids), strict=True):
+        row = _event_row(event, identity, recorded_at)
         if not insert_row(conn, lineage_events, row, ignore_duplicate="event_id"):
             continue
         new += 1
-        base = {"event_id": identity, "run_id": row["run_id"], "event_time": when}
-        dataset_edges += _dataset_edges(event, base)
-        column_edges += _column_edges(event, base)
+        _add_edges(event, row, dataset_edges, column_edges)
     if dataset_edges:
         insert_rows(conn, lineage_dataset_edges, dataset_edges)
-        _upsert_seen(conn, lineage_graph_edges, dataset_edges)
+        _upsert_seen(conn, lineage_graph_edges, _seen(lineage_graph_edges, dataset_edges))
     if column_edges:
         insert_rows(conn, lineage_column_edges, column_edges)
-        fields = [edge for edge in column_edges if edge["output_field"] is not None]
+        fields = _seen(lineage_graph_fields, _field_edges(column_edges))
         _upsert_seen(conn, lineage_graph_fields, fields)
     return new
 
 
-def _upsert_seen(conn: Connection, table: sa.Table, edges: list[dict[str, Any]]) -> None:
-    """Record each distinct edge once, widening its first/last-seen window to its events' times."""
+class AlreadyStored(Exception):
+    """An event of a prepared batch was in the store already (`write_prepared`)."""
+
+
+@dataclass(frozen=True)
+class PreparedEvents:
+    """A batch of events made into the rows that store them, before the transaction that
+    writes them (`prepare_events`): their store rows and edges, bound for the driver, and the
+    graph's edges. Making them is most of the work of storing a batch, and needs no lock."""
+
+    count: int
+    events: BoundRows
+    dataset_edges: BoundRows
+    column_edges: BoundRows
+    graph_edges: list[dict[str, Any]]
+    graph_fields: list[dict[str, Any]]
+
+
+def prepare_events(
+    dialect: Dialect,
+    events: Sequence[LineageEvent],
+    *,
+    now: datetime | None = None,
+    ids: Sequence[str] | None = None,
+) -> PreparedEvents:
+    """The rows storing `events` on a database of `dialect`, as `record_many` would write
+    them were every event new; ``ids`` as there."""
+    recorded_at = (now or datetime.now(UTC)).astimezone(UTC)
+    rows: list[dict[str, Any]] = []
+    dataset_edges: list[dict[str, Any]] = []
+    column_edges: list[dict[str, Any]] = []
+    for event, identity in zip(events, _identities(events, ids), strict=True):
+        row = _event_row(event, identity, recorded_at)
+        rows.append(row)
+        _add_edges(event, row, dataset_edges, column_edges)
+    return PreparedEvents(
+        count=len(rows),
+        events=bind_rows(dialect, lineage_events, rows, ignore_duplicate="event_id"),
+        dataset_edges=bind_rows(dialect, lineage_dataset_edges, dataset_edges),
+        column_edges=bind_rows(dialect, lineage_column_edges, column_edges),
+        graph_edges=_seen(lineage_graph_edges, dataset_edges),
+        graph_fields=_seen(lineage_graph_fields, _field_edges(column_edges)),
+    )
+
+
+def write_prepared(conn: Connection, prepared: PreparedEvents) -> None:
+    """Write a prepared batch in the caller's transaction.
+
+    Raises AlreadyStored, with the batch's events written but none of their edges, if any
+    event was stored already: the caller rolls the transaction back and stores the batch
+    event by event (`record_many`), which skips what is there."""
+    if insert_bound(conn, prepared.events) != prepared.count:
+        raise AlreadyStored("an event of the batch is stored already")
+    insert_bound(conn, prepared.dataset_edges)
+    insert_bound(conn, prepared.column_edges)
+    _upsert_seen(conn, lineage_graph_edges, prepared.graph_edges)
+    _upsert_seen(conn, lineage_graph_fields, prepared.graph_fields)
+
+
+def _identities(events: Sequence[LineageEvent], ids: Sequence[str] | None) -> Sequence[str]:
+    if ids is None:
+        return [event_id(event) for event in events]
+    if len(ids) != len(events):
+        raise ValueError(f"{len(ids)} event ids for {len(events)} events")
+    return ids
+
+
+def _event_row(event: LineageEvent, identity: str, recorded_at: datetime) -> dict[str, Any]:
+    run, job = event["run"], event["job"]
+    return {
+        "event_id": identity,
+        "run_id": str(run["runId"]),
+        "parent_run_id": _parent_run_id(run),
+        "event_type": event.get("eventType"),
+        "event_time": event_time_utc(event),
+        "job_namespace": str(job["namespace"]),
+        "job_name": str(job["name"]),
+        "payload": dict(event),
+        "recorded_at": recorded_at,
+    }
+
+
+def _add_edges(
+    event: LineageEvent,
+    row: Mapping[str, Any],
+    dataset_edges: list[dict[str, Any]],
+    column_edges: list[dict[str, Any]],
+) -> None:
+    base = {"event_id": row["event_id"], "run_id": row["run_id"], "event_time": row["event_time"]}
+    dataset_edges += _dataset_edges(event, base)
+    column_edges += _column_edges(event, base)
+
+
+def _field_edges(column_edges: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [edge for edge in column_edges if edge["output_field"] is not None]
+
+
+def _seen(table: sa.Table, edges: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each distinct edge of a graph table once, with the window of its events' times."""
     keys = [column.name for column in table.primary_key.columns]
     key_of = operator.itemgetter(*keys)
     seen: dict[tuple[Any, ...], tuple[datetime, datetime]] = {}
@@ -302,13 +383,16 @@ def _upsert_seen(conn: Connection, table: sa.Table, edges: list[dict[str, Any]])
             seen[key] = (when, when)
         elif when < window[0] or when > window[1]:
             seen[key] = (min(window[0], when), max(window[1], when))
-    if not seen:
-        return
-    values = [
+    return [
         {**dict(zip(keys, key, strict=True)), "first_seen": first, "last_seen": last}
         for key, (first, last) in seen.items()
     ]
-    conn.execute(_upsert_statement(conn.dialect.name, table), values)
+
+
+def _upsert_seen(conn: Connection, table: sa.Table, values: list[dict[str, Any]]) -> None:
+    """Record each distinct edge once, widening its first/last-seen window to its events' times."""
+    if values:
+        conn.execute(_upsert_statement(conn.dialect.name, table), values)
 
 
 @functools.cache

@@ -29,7 +29,14 @@ from sqlalchemy.engine import Connection
 
 from contracts.schema_revision import require_current_schema
 from contracts.store import make_engine
-from lineage.store import LineageEvent, LineageStore, record_many
+from lineage.store import (
+    LineageEvent,
+    LineageStore,
+    PreparedEvents,
+    prepare_events,
+    record_many,
+    write_prepared,
+)
 
 if TYPE_CHECKING:
     from openlineage.client.client import Event
@@ -92,6 +99,17 @@ class TillitStoreTransport(Transport):
         how the outbox shipper of the same database delivers a batch exactly once. ``ids``:
         the events' ids, where the caller holds them."""
         record_many(conn, events, now=now, ids=ids)
+
+    def prepare(
+        self, events: Sequence[LineageEvent], now: datetime, ids: Sequence[str] | None = None
+    ) -> PreparedEvents:
+        """A batch made into its rows ahead of the transaction that writes it (`write_in`)."""
+        return prepare_events(self.store.engine.dialect, events, now=now, ids=ids)
+
+    def write_in(self, conn: Connection, prepared: PreparedEvents) -> None:
+        """Write a prepared batch in the caller's transaction; AlreadyStored if an event of it
+        was stored already (roll back, then store it with ``record_in``)."""
+        write_prepared(conn, prepared)
 
     def close(self, timeout: float = -1) -> bool:
         """Release the store's connections if this transport opened them."""

@@ -17,9 +17,16 @@ from sqlalchemy.engine import Engine
 
 from broker.audit import append, audit_log, audit_transaction
 from contracts.registry import get_contract
+from contracts.store import WriteTurnBusy, sqlite_writer
 from lineage.events import PipelineRun, pipeline_complete, share_complete, to_dict
 from lineage.outbox import OutboxShipper, enqueue, lineage_outbox, pending_count, purge_delivered
-from lineage.store import LineageStore, event_id, lineage_column_edges, lineage_events
+from lineage.store import (
+    LineageStore,
+    event_id,
+    lineage_column_edges,
+    lineage_dataset_edges,
+    lineage_events,
+)
 from lineage.transports import TillitStoreConfig, TillitStoreTransport, run_event_from_dict
 from lineage.validation import validate_event
 from orchestration.legacy.drop import FILES
@@ -289,6 +296,9 @@ class _RefusingBatches(TillitStoreTransport):
     def record_in(self, conn: Any, events: Any, now: Any, ids: Any = None) -> None:
         raise sa.exc.OperationalError("INSERT", {}, Exception("batch refused"))
 
+    def write_in(self, conn: Any, prepared: Any) -> None:
+        raise sa.exc.OperationalError("INSERT", {}, Exception("batch refused"))
+
 
 def test_a_batch_into_this_databases_store_is_stored_and_marked_at_once(engine: Engine) -> None:
     events = _fill(engine, 5)
@@ -321,3 +331,49 @@ def test_a_batch_the_store_refuses_is_stored_event_by_event(
     with engine.connect() as conn:
         stored = set(conn.execute(sa.select(lineage_events.c.event_id)).scalars())
     assert stored == {event_id(event) for event in events}
+
+
+def test_a_batch_with_an_event_stored_already_is_stored_event_by_event_once(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    events = _fill(engine, 4)
+    store = LineageStore(engine)
+    assert store.record(events[2]) is True
+    transport = TillitStoreTransport(TillitStoreConfig(str(engine.url)), store)
+    assert OutboxShipper(engine, transport, FakeClock()).ship_once() == 4
+    assert "storing event by event" in caplog.text
+    assert pending_count_now(engine) == 0
+    with engine.connect() as conn:
+        stored = list(conn.execute(sa.select(lineage_events.c.event_id)).scalars())
+        edges = conn.execute(sa.select(sa.func.count()).select_from(lineage_dataset_edges))
+        # Each share event has one input and one output: no edge was written twice.
+        assert edges.scalar_one() == 2 * len(events)
+    assert sorted(stored) == sorted(event_id(event) for event in events)
+
+
+def test_a_batch_is_read_and_made_into_rows_outside_the_write_turn(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fill(engine, 3)
+    transport = TillitStoreTransport(TillitStoreConfig(str(engine.url)), LineageStore(engine))
+    prepare = transport.prepare
+    turn_free: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with sqlite_writer(engine, wait=False):
+                turn_free.append(True)
+        except WriteTurnBusy:
+            turn_free.append(False)
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        # Another thread could take the turn while the batch is made into rows.
+        other = threading.Thread(target=probe)
+        other.start()
+        other.join(10)
+        return prepare(*args, **kwargs)
+
+    monkeypatch.setattr(transport, "prepare", watched)
+    assert OutboxShipper(engine, transport, FakeClock()).ship_once() == 3
+    assert turn_free == [True]
+    assert pending_count_now(engine) == 0

@@ -18,7 +18,7 @@ from openlineage.client.serde import Serde
 
 from contracts.store import make_engine
 from lineage.outbox import OutboxShipper, enqueue, lineage_outbox, pending_count
-from lineage.store import LineageEvent, event_id, lineage_events
+from lineage.store import LineageEvent, PreparedEvents, event_id, lineage_events
 from lineage.transports import TillitStoreConfig, TillitStoreTransport
 from tests.lineage.test_store import T0, share_event
 from tests.schema import prepare_store
@@ -48,6 +48,10 @@ class CountingStoreTransport(TillitStoreTransport):
     ) -> None:
         super().record_in(conn, events, now, ids=ids)
         self.delivered.extend(map(event_id, events))
+
+    def write_in(self, conn: Any, prepared: PreparedEvents) -> None:
+        super().write_in(conn, prepared)
+        self.delivered.extend(row["event_id"] for row in prepared.events.rows)
 
 
 def ship_until_empty(url: str, start_together: Any, report: str | None = None) -> list[str]:

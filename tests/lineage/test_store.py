@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from contracts.store import make_engine
 from lineage.store import (
+    AlreadyStored,
     LineageStore,
     event_id,
     lineage_column_edges,
@@ -26,7 +27,9 @@ from lineage.store import (
     lineage_events,
     lineage_graph_edges,
     lineage_graph_fields,
+    prepare_events,
     record_many,
+    write_prepared,
 )
 from tests.schema import prepare_store
 
@@ -177,6 +180,53 @@ def test_a_batch_stores_what_the_events_one_by_one_store(tmp_path: Path) -> None
     assert windows == {(start.replace(tzinfo=None), end.replace(tzinfo=None))}
 
 
+ALL_TABLES = (
+    lineage_events,
+    lineage_dataset_edges,
+    lineage_column_edges,
+    lineage_graph_edges,
+    lineage_graph_fields,
+)
+
+
+def _contents(engine: Engine, table: sa.Table) -> list[str]:
+    """A table's rows without their surrogate ids, in a stable order."""
+    return sorted(repr({k: v for k, v in row.items() if k != "id"}) for row in _rows(engine, table))
+
+
+def _mixed_events() -> list[dict[str, Any]]:
+    columns = {
+        "district": [(POPULATION, "persons.csv", "postal_code")],
+        "birth_date": [(POPULATION, "persons.csv", "hetu"), (POPULATION, "persons.csv", "born")],
+    }
+    events = [share_event(index, at=T0 + timedelta(hours=index)) for index in (3, 1, 2)]
+    return [*events, run_event(columns=columns, parent_run_id=str(uuid.uuid4()))]
+
+
+def test_a_prepared_batch_stores_what_record_many_stores(tmp_path: Path) -> None:
+    events = _mixed_events()
+    recorded, prepared = lineage_engine(tmp_path / "one"), lineage_engine(tmp_path / "two")
+    with recorded.begin() as conn:
+        assert record_many(conn, events, now=T0) == len(events)
+    batch = prepare_events(prepared.dialect, events, now=T0)
+    assert batch.count == len(events)
+    with prepared.begin() as conn:
+        write_prepared(conn, batch)
+    for table in ALL_TABLES:
+        assert _contents(prepared, table) == _contents(recorded, table), table.name
+    assert len(_rows(prepared, lineage_column_edges)) == 3
+
+
+def test_a_prepared_batch_with_an_event_stored_already_is_refused(engine: Engine) -> None:
+    events = _mixed_events()
+    assert LineageStore(engine).record(events[1]) is True
+    before = {table.name: _contents(engine, table) for table in ALL_TABLES}
+    batch = prepare_events(engine.dialect, events, now=T0)
+    with pytest.raises(AlreadyStored), engine.begin() as conn:
+        write_prepared(conn, batch)
+    assert {table.name: _contents(engine, table) for table in ALL_TABLES} == before
+
+
 def test_dataset_edges_name_the_run_job_direction_and_time(engine: Engine) -> None:
     run_id, parent = str(uuid.uuid4()), str(uuid.uuid4())
     local = T0.astimezone(timezone(timedelta(hours=2)))
@@ -318,4 +368,21 @@ def test_postgresql_stores_each_event_once(postgres_url: str) -> None:
     (row,) = _rows(engine, lineage_events)
     assert row["payload"] == event
     assert len(_rows(engine, lineage_column_edges)) == 1
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgresql_stores_a_prepared_batch_as_record_many_does(postgres_url: str) -> None:
+    engine = make_engine(postgres_url)
+    prepare_store(engine)
+    events = _mixed_events()
+    assert LineageStore(engine).record(events[0]) is True
+    with pytest.raises(AlreadyStored), engine.begin() as conn:
+        write_prepared(conn, prepare_events(engine.dialect, events, now=T0))
+    assert len(_rows(engine, lineage_events)) == 1
+    with engine.begin() as conn:
+        write_prepared(conn, prepare_events(engine.dialect, events[1:], now=T0))
+    assert len(_rows(engine, lineage_events)) == len(events)
+    assert len(_rows(engine, lineage_column_edges)) == 3
+    assert len(_rows(engine, lineage_dataset_edges)) == 2 * len(events)
     engine.dispose()
