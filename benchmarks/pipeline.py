@@ -11,6 +11,7 @@ import dagster as dg
 from benchmarks.harness import Result
 from contracts.store import make_engine
 from orchestration.legacy import READERS, generate_legacy
+from orchestration.resources import release_engine
 from orchestration.run import run_pipeline
 from tillit.migrations import upgrade
 
@@ -27,6 +28,9 @@ def _fresh(database: Path) -> Path:
     """`database` with any earlier run's file and log removed: every timed load starts from
     an empty database (a kept --work folder would otherwise load into the last run's store,
     and append to the bare app's tables run after run)."""
+    # The pipeline keeps one engine per database URL in the process: closed first, or it would
+    # go on writing to the file removed here.
+    release_engine(f"sqlite:///{database}")
     for suffix in ("", "-wal", "-shm"):
         database.with_name(database.name + suffix).unlink(missing_ok=True)
     return database

@@ -37,6 +37,13 @@ class StoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return engine
 
 
+def release_engine(database_url: str) -> None:
+    """Close and forget this process's engine for a URL (before its database is replaced)."""
+    engine = _ENGINES.pop(database_url, None)
+    if engine is not None:
+        engine.dispose()
+
+
 class LegacyDropResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """The directory where the legacy systems' latest extracts (a "drop") are delivered."""
 
