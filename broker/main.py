@@ -29,8 +29,7 @@ from broker.runtime import BrokerRuntime, build_runtime
 from broker.sharing.service import ShareService
 from broker.store.disclosures import DisclosureIndexer
 from broker.web import router as web_pages
-from contracts.background import WalCheckpointer, runner_lock
-from contracts.store import sqlite_file
+from contracts.background import WalCheckpointer, has_write_ahead_log, runner_lock
 from lineage.outbox import OutboxShipper
 from lineage.transports import build_transport
 
@@ -134,9 +133,7 @@ def _wal_checkpointer(settings: BrokerSettings, runtime: BrokerRuntime) -> WalCh
     """The background checkpointer of a SQLite file's write-ahead log (None elsewhere, or when
     `sqlite_checkpoint_seconds` is 0); one worker process at a time runs it."""
     engine = runtime.engine
-    if not settings.sqlite_checkpoint_seconds or engine.dialect.name != "sqlite":
-        return None
-    if sqlite_file(engine.url) is None:
+    if not settings.sqlite_checkpoint_seconds or not has_write_ahead_log(engine):
         return None
     return WalCheckpointer(
         engine,

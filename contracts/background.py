@@ -66,8 +66,18 @@ def runner_lock(engine: Engine, kind: str) -> RunnerLock | None:
     """The lock for one kind of background work on the engine's SQLite file; None where every
     process may run it (PostgreSQL, whose workers share batches with SKIP LOCKED, or an
     in-memory SQLite database, which no other process sees)."""
-    database = sqlite_file(engine.url) if engine.dialect.name == "sqlite" else None
+    database = _sqlite_file_of(engine)
     return RunnerLock(f"{database}.{kind}.lock") if database else None
+
+
+def _sqlite_file_of(engine: Engine) -> str | None:
+    """The engine's SQLite file on disk; None for a server or an in-memory database."""
+    return sqlite_file(engine.url) if engine.dialect.name == "sqlite" else None
+
+
+def has_write_ahead_log(engine: Engine) -> bool:
+    """Whether the engine's database is a SQLite file, whose log `WalCheckpointer` copies."""
+    return _sqlite_file_of(engine) is not None
 
 
 class PollingWorker:
@@ -169,7 +179,7 @@ class WalCheckpointer(PollingWorker):
         restart_wait: float = 0.02,
         runner_lock: RunnerLock | None = None,
     ) -> None:
-        if sqlite_file(engine.url) is None or engine.dialect.name != "sqlite":
+        if not has_write_ahead_log(engine):
             raise ValueError("only a SQLite database on disk has a write-ahead log to checkpoint")
         super().__init__(poll_interval=poll_interval, runner_lock=runner_lock)
         self.engine = engine

@@ -32,6 +32,11 @@ def _write(engine: sa.Engine, start: int = 0) -> None:
         )
 
 
+def _engine(path: Path) -> sa.Engine:
+    """An engine that leaves its log to a checkpointer, as the broker's do."""
+    return make_engine(f"sqlite:///{path}", wal_autocheckpoint=BACKGROUND_AUTOCHECKPOINT_PAGES)
+
+
 def _size(path: Path) -> int:
     return path.stat().st_size
 
@@ -55,7 +60,7 @@ def test_commits_leave_the_log_to_the_checkpointer(tmp_path: Path) -> None:
     assert _size(by_commit) > written
     # Ours: the commit only appends to the log; the checkpointer copies it.
     path = tmp_path / "store.db"
-    engine = make_engine(f"sqlite:///{path}", wal_autocheckpoint=BACKGROUND_AUTOCHECKPOINT_PAGES)
+    engine = _engine(path)
     _write(engine)
     assert _size(path) < written / 10
     result = WalCheckpointer(engine, poll_interval=1).checkpoint()
@@ -70,7 +75,7 @@ def test_commits_leave_the_log_to_the_checkpointer(tmp_path: Path) -> None:
 
 def test_a_checkpoint_waits_for_no_reader_and_finishes_once_it_is_gone(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
-    engine = make_engine(f"sqlite:///{path}", wal_autocheckpoint=BACKGROUND_AUTOCHECKPOINT_PAGES)
+    engine = _engine(path)
     _write(engine)
     checkpointer = WalCheckpointer(engine, poll_interval=1)
     checkpointer.checkpoint()
@@ -91,7 +96,7 @@ def test_a_checkpoint_waits_for_no_reader_and_finishes_once_it_is_gone(tmp_path:
 
 def test_the_thread_checkpoints_in_the_background(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
-    engine = make_engine(f"sqlite:///{path}", wal_autocheckpoint=BACKGROUND_AUTOCHECKPOINT_PAGES)
+    engine = _engine(path)
     checkpointer = WalCheckpointer(engine, poll_interval=0.02)
     checkpointer.start()
     try:
@@ -116,7 +121,7 @@ def test_a_long_log_is_restarted_in_the_write_turn_after_the_copy_outside_it(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "store.db"
-    engine = make_engine(f"sqlite:///{path}", wal_autocheckpoint=BACKGROUND_AUTOCHECKPOINT_PAGES)
+    engine = _engine(path)
     _write(engine)
     checkpointer = WalCheckpointer(engine, poll_interval=1, restart_frames=100)
     round_ = threading.Thread(target=checkpointer.work_once)
@@ -139,9 +144,7 @@ def test_a_long_log_is_restarted_in_the_write_turn_after_the_copy_outside_it(
 
 
 def test_a_short_log_needs_no_turn(tmp_path: Path) -> None:
-    engine = make_engine(
-        f"sqlite:///{tmp_path / 'store.db'}", wal_autocheckpoint=BACKGROUND_AUTOCHECKPOINT_PAGES
-    )
+    engine = _engine(tmp_path / "store.db")
     _write(engine)
     checkpointer = WalCheckpointer(engine, poll_interval=1, restart_frames=1_000_000)
     with sqlite_writer(engine):
@@ -155,9 +158,7 @@ def test_a_short_log_needs_no_turn(tmp_path: Path) -> None:
 
 
 def test_a_restart_gives_up_on_a_long_reader_and_the_wait_is_put_back(tmp_path: Path) -> None:
-    engine = make_engine(
-        f"sqlite:///{tmp_path / 'store.db'}", wal_autocheckpoint=BACKGROUND_AUTOCHECKPOINT_PAGES
-    )
+    engine = _engine(tmp_path / "store.db")
     _write(engine)
     checkpointer = WalCheckpointer(engine, poll_interval=1, restart_wait=0.05)
     with engine.connect() as reader:
